@@ -215,8 +215,9 @@ _EXT_VALUE_RE: Final = re.compile(r"([!#$%&+\-^_`{}~0-9A-Za-z]+)'([0-9A-Za-z\-]*
 _VALUE_CHARS_RE: Final = re.compile(r"(?:%[0-9A-Fa-f]{2}|[!#$&+\-.^_`|~0-9A-Za-z])*")
 # RFC 2231 §3: name*0, name*1, ... (no leading zeros), "*" suffix when the segment is encoded.
 _CONTINUATION_RE: Final = re.compile(r"(.+)\*(0|[1-9][0-9]{0,3})(\*?)")
-# RFC 8187 §3.2: recipients must support these two; others are ignored, not guessed at.
-_EXT_CHARSETS: Final = {"utf-8": "utf-8", "iso-8859-1": "iso-8859-1"}
+# RFC 8187 §3.2 requires these two; us-ascii is what RFC 2231's own examples use.
+# Other charsets are ignored rather than handed to Python's codec registry.
+_EXT_CHARSETS: Final = {"utf-8": "utf-8", "iso-8859-1": "iso-8859-1", "us-ascii": "ascii"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,9 +344,11 @@ def _join_continuation(parts: dict[int, tuple[bool, str]]) -> str | None:
 
 # RFC 8288 §3: link-value = "<" URI-Reference ">" *( OWS ";" OWS link-param ),
 # link-param = token BWS [ "=" BWS ( token / quoted-string ) ]
+# Unquoted values are read up to the next delimiter rather than as strict tokens: servers send
+# "type=text/css", and dropping the whole link over it helps nobody.
 _LINK_TARGET_RE: Final = re.compile(r"[ \t]*<([^<>\s]*)>")
 _LINK_PARAM_RE: Final = re.compile(
-    rf"[ \t]*;[ \t]*(?:({_TOKEN})(?:[ \t]*=[ \t]*(?:({_TOKEN})|{_QUOTED}))?)?"
+    rf'[ \t]*;[ \t]*(?:({_TOKEN})(?:[ \t]*=[ \t]*(?:([^\s;,"]+)|{_QUOTED}))?)?'
 )
 _LINK_END_RE: Final = re.compile(r"[ \t]*(?:,|\Z)")
 
