@@ -430,8 +430,12 @@ def _skip_list_member(value: str, pos: int) -> int:
 # --------------------------------------------------------------------------- misc
 
 
+@functools.lru_cache(maxsize=256)
 def is_ip_address(host: str) -> bool:
-    """True for an IPv4 or IPv6 literal; IPv6 may be bracketed as in a URL (RFC 3986 §3.2.2)."""
+    """True for an IPv4 or IPv6 literal; IPv6 may be bracketed as in a URL (RFC 3986 §3.2.2).
+
+    Cached because the cookie jar and proxy checks ask about the same few hosts per request.
+    """
     if not host:
         return False
     if host[0] == "[" and host[-1] == "]":
