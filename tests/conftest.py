@@ -1,0 +1,78 @@
+"""Shared fixtures: real servers on 127.0.0.1 (and a Unix socket) for the integration tests.
+
+- ``http_server``: the ASGI test app under uvicorn (h11 backend), one per test session.
+- ``https_server`` with ``tls_ca`` / ``ca_ssl_context``: the same app over TLS, with a trustme CA.
+- ``unix_server``: the same app on a Unix socket (``.uds`` is the path).
+- ``raw_server``: a factory for scripted asyncio servers (protocol misbehaviour), per test.
+- ``session``: a ``hyperclient.ClientSession`` closed at the end of the test.
+"""
+
+from __future__ import annotations
+
+import ssl
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import trustme
+
+import hyperclient
+from servers import LiveServer, RawServerFactory, TestApp
+
+
+@pytest.fixture(scope="session")
+def http_server() -> Iterator[LiveServer]:
+    server = LiveServer(TestApp()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def https_server(
+    tls_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    directory = tmp_path_factory.mktemp("tls")
+    cert = tls_ca.issue_cert("127.0.0.1", "localhost")
+    certfile, keyfile = directory / "cert.pem", directory / "key.pem"
+    for pem in cert.cert_chain_pems:
+        pem.write_to_path(str(certfile), append=True)
+    cert.private_key_pem.write_to_path(str(keyfile))
+    server = LiveServer(TestApp(), ssl_certfile=certfile, ssl_keyfile=keyfile).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ca_ssl_context(tls_ca: trustme.CA) -> ssl.SSLContext:
+    """A client context that verifies certificates against the test CA (and only it)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cadata=tls_ca.cert_pem.bytes().decode())
+    return context
+
+
+@pytest.fixture(scope="session")
+def unix_server() -> Iterator[LiveServer]:
+    # A short directory: AF_UNIX paths are limited to about 100 bytes.
+    with tempfile.TemporaryDirectory(prefix="hc-") as directory:
+        server = LiveServer(TestApp(), uds=Path(directory) / "http.sock").start()
+        yield server
+        server.stop()
+
+
+@pytest.fixture
+async def raw_server() -> AsyncIterator[RawServerFactory]:
+    factory = RawServerFactory()
+    yield factory
+    await factory.close()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[hyperclient.ClientSession]:
+    async with hyperclient.ClientSession() as client:
+        yield client
