@@ -1,0 +1,449 @@
+"""The asyncio.Protocol of one HTTP/1.1 connection.
+
+It lives as long as its socket, across keep-alive requests. Transport bytes go to the sans-IO
+parser; the parser's events fill the current response's StreamReader. It also runs the
+``sock_read`` timer, write flow control (drain), and read flow control (the StreamReader asks
+it to pause and resume the socket).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from httptools import HttpParserError
+
+from .compression import DecompressionError, get_decoder
+from .exceptions import (
+    ClientConnectionResetError,
+    ClientOSError,
+    ClientPayloadError,
+    ServerDisconnectedError,
+    SocketTimeoutError,
+)
+from .http1.parser import BadHttpMessage, Framing, ResponseHead, ResponseParser
+from .streams import EMPTY_PAYLOAD, StreamReader
+from .timeouts import NO_DEADLINE
+
+if TYPE_CHECKING:
+    from .compression import Decoder
+    from .timeouts import Deadline, _NoDeadline
+
+__all__ = ("ConnState", "ResponseProtocol")
+
+
+class ConnState(enum.Enum):
+    IDLE = enum.auto()  # no request in flight: fresh, or parked in the pool
+    AWAIT_HEAD = enum.auto()  # a request went out; its response head has not arrived
+    BODY = enum.auto()  # the head arrived; the body is arriving
+    CLOSED = enum.auto()
+
+
+_IDLE = ConnState.IDLE
+_AWAIT_HEAD = ConnState.AWAIT_HEAD
+_BODY = ConnState.BODY
+_CLOSED = ConnState.CLOSED
+
+
+class ResponseProtocol(asyncio.Protocol):
+    """One connection: feeds responses to their StreamReaders, and tells its owner when a
+    response is complete (``on_done(reusable)``)."""
+
+    __slots__ = (
+        "_auto_decompress",
+        "_continue_waiter",
+        "_decoder",
+        "_drain_waiter",
+        "_exc",
+        "_head_waiter",
+        "_last_read",
+        "_loop",
+        "_paused_reading",
+        "_paused_writing",
+        "_read_bufsize",
+        "_read_timeout",
+        "_read_timer",
+        "_stream",
+        "_timer",
+        "closed",
+        "got_bytes",
+        "on_done",
+        "parser",
+        "should_close",
+        "state",
+        "transport",
+        "uses",
+        "writing",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.parser = ResponseParser(self)
+        self.state = _IDLE
+        self._head_waiter: asyncio.Future[tuple[ResponseHead, StreamReader]] | None = None
+        self._continue_waiter: asyncio.Future[None] | None = None
+        self._stream: StreamReader | None = None
+        self._decoder: Decoder | None = None
+        self._exc: BaseException | None = None
+        self._paused_reading = False
+        self._paused_writing = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._read_timeout: float | None = None
+        self._read_timer: asyncio.TimerHandle | None = None
+        self._last_read = 0.0
+        self._read_bufsize = 2**16
+        self._auto_decompress = True
+        self._timer: Deadline | _NoDeadline = NO_DEADLINE
+        self.on_done: Callable[[bool], None] | None = None
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.got_bytes = False  # any byte of the current response arrived
+        self.should_close = False  # must not be reused (set by the request side too)
+        self.writing = False  # a request body is still being written
+        self.uses = 0  # requests begun on this connection
+
+    # --- asyncio.Protocol -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        state = self.state
+        self.state = _CLOSED
+        self._cancel_read_timer()
+        if self._exc is None:
+            self._exc = exc
+        if state is _AWAIT_HEAD:
+            self._fail_head(self._disconnected_error(exc))
+        elif state is _BODY:
+            if self.parser.framing is Framing.UNTIL_EOF and exc is None:
+                self._finish_body()
+            else:
+                self._fail_body(exc)
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            self._drain_waiter = None
+            waiter.set_exception(ClientConnectionResetError("Connection lost"))
+        if self._continue_waiter is not None and not self._continue_waiter.done():
+            self._continue_waiter.cancel()
+        done = self.on_done
+        if done is not None:
+            self.on_done = None
+            done(False)
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self.transport = None
+
+    def eof_received(self) -> bool:
+        # A half-closed peer can send nothing more: an idle connection is dead for the pool,
+        # and a body that ends at EOF has ended. Returning False closes our side too.
+        self.should_close = True
+        return False
+
+    def data_received(self, data: bytes) -> None:
+        state = self.state
+        if state is _IDLE or state is _CLOSED:
+            # Bytes nobody asked for (RFC 9112 §9.3.2: no pipelining here): a pooled connection
+            # that carries them could hand them to the next request as its response.
+            self.should_close = True
+            if self.transport is not None:
+                self.transport.close()
+            return
+        self.got_bytes = True
+        if self._read_timer is not None:
+            self._last_read = self._loop.time()
+        try:
+            self.parser.feed_data(data)
+        except BadHttpMessage as exc:
+            self._protocol_error(exc)
+        except (HttpParserError, DecompressionError) as exc:
+            self._protocol_error(exc)
+
+    def pause_writing(self) -> None:
+        self._paused_writing = True
+
+    def resume_writing(self) -> None:
+        self._paused_writing = False
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # --- read flow control (called by the StreamReader) ----------------------------------------
+
+    def pause_reading(self) -> None:
+        if not self._paused_reading and self.transport is not None:
+            self._paused_reading = True
+            self.transport.pause_reading()
+            # The silence that follows is ours, not the server's.
+            self._cancel_read_timer()
+
+    def resume_reading(self) -> None:
+        if self._paused_reading and self.transport is not None:
+            self._paused_reading = False
+            self.transport.resume_reading()
+            if self.state is _BODY:
+                self._start_read_timer()
+
+    # --- the request side ---------------------------------------------------------------------
+
+    def begin(
+        self,
+        *,
+        is_head: bool,
+        read_bufsize: int,
+        read_timeout: float | None,
+        auto_decompress: bool,
+        timer: Deadline | _NoDeadline,
+        limits: tuple[int, int, int] | None,
+    ) -> asyncio.Future[tuple[ResponseHead, StreamReader]]:
+        """Get ready for the response to the request about to be written."""
+        self.state = _AWAIT_HEAD
+        self.uses += 1
+        self.got_bytes = False
+        self._read_bufsize = read_bufsize
+        self._read_timeout = read_timeout
+        self._auto_decompress = auto_decompress
+        self._timer = timer
+        if limits is not None:
+            self.parser.set_limits(*limits)
+        self.parser.expect_response(is_head)
+        waiter = self._head_waiter = self._loop.create_future()
+        return waiter
+
+    def request_sent(self) -> None:
+        """The whole request went out: from now on, the server's silence counts."""
+        if self._read_timeout and self.state is not _CLOSED:
+            self._start_read_timer()
+
+    def expect_continue(self) -> asyncio.Future[None]:
+        waiter = self._continue_waiter = self._loop.create_future()
+        return waiter
+
+    async def drain(self) -> None:
+        if self.transport is None or self.transport.is_closing():
+            raise ClientConnectionResetError("Cannot write to closing transport")
+        if self._paused_writing:
+            waiter = self._drain_waiter
+            if waiter is None:
+                waiter = self._drain_waiter = self._loop.create_future()
+            await waiter
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise ClientConnectionResetError("Cannot write to closing transport")
+        transport.write(data)
+
+    def close(self) -> None:
+        self.should_close = True
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            transport.close()
+
+    def abort(self) -> None:
+        self.should_close = True
+        if self.transport is not None:
+            self.transport.abort()
+
+    def is_reusable(self) -> bool:
+        transport = self.transport
+        return (
+            self.state is _IDLE
+            and not self.should_close
+            and transport is not None
+            and not transport.is_closing()
+        )
+
+    # --- parser sink --------------------------------------------------------------------------
+
+    def on_interim(self, head: ResponseHead) -> None:
+        # 100 Continue releases a waiting body (RFC 9110 §10.1.1); 103 and the rest are skipped.
+        if head.status == 100:
+            waiter = self._continue_waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    def on_head(self, head: ResponseHead) -> None:
+        if self.state is not _AWAIT_HEAD:
+            # A second response in one read, or one after ours ended: never hand it on.
+            self.close()
+            return
+        waiter = self._head_waiter
+        self._head_waiter = None
+        self._decoder = None
+        framing = self.parser.framing
+        if framing is Framing.NONE:
+            stream: StreamReader = EMPTY_PAYLOAD
+        else:
+            stream = StreamReader(self, self._read_bufsize, timer=self._timer, loop=self._loop)
+            encoding = head.content_encoding
+            if encoding is not None and self._auto_decompress:
+                self._decoder = get_decoder(encoding)
+        self._stream = stream
+        self.state = _BODY
+        if self._continue_waiter is not None and not self._continue_waiter.done():
+            # A final answer instead of 100: the body must not be sent (RFC 9110 §10.1.1).
+            self._continue_waiter.cancel()
+        if waiter is None or waiter.done():
+            # Nobody is waiting any more (cancelled): the connection cannot be trusted.
+            self.should_close = True
+            return
+        waiter.set_result((head, stream))
+
+    def on_body(self, data: bytes) -> None:
+        stream = self._stream
+        if stream is None:
+            return
+        stream.total_raw_bytes += len(data)
+        decoder = self._decoder
+        if decoder is None:
+            stream.feed_data(data)
+            return
+        limit = self._read_bufsize or 2**16
+        out = decoder.decompress(data, limit)
+        if out:
+            stream.feed_data(out)
+        while not decoder.needs_input:
+            out = decoder.decompress(b"", limit)
+            if not out:
+                break
+            stream.feed_data(out)
+
+    def on_chunk_end(self) -> None:
+        stream = self._stream
+        if stream is not None:
+            stream.end_http_chunk_receiving()
+
+    def on_message_complete(self) -> None:
+        if self.state is not _BODY:
+            return
+        self._finish_body()
+
+    # --- endings ------------------------------------------------------------------------------
+
+    def _finish_body(self) -> None:
+        stream = self._stream
+        decoder = self._decoder
+        self._stream = None
+        self._decoder = None
+        self._cancel_read_timer()
+        if stream is not None and stream is not EMPTY_PAYLOAD:
+            if decoder is not None:
+                try:
+                    tail = decoder.flush()
+                except DecompressionError as exc:
+                    self.should_close = True
+                    stream.set_exception(_payload_error("Can not decode content-encoding", exc))
+                    self._done(False)
+                    return
+                if tail:
+                    stream.feed_data(tail)
+            stream.feed_eof()
+        reusable = not (self.parser.should_close or self.should_close or self.writing)
+        if self.state is not _CLOSED:
+            self.state = _IDLE
+        self._done(reusable)
+
+    def _done(self, reusable: bool) -> None:
+        done = self.on_done
+        if done is not None:
+            self.on_done = None
+            done(reusable)
+        elif not reusable:
+            self.close()
+
+    def _protocol_error(self, exc: Exception) -> None:
+        self.should_close = True
+        state = self.state
+        if state is _AWAIT_HEAD:
+            self._fail_head(exc)
+        elif state is _BODY:
+            if isinstance(exc, DecompressionError):
+                err = _payload_error("Can not decode content-encoding", exc)
+            else:
+                err = _payload_error("Response payload is malformed", exc)
+            stream = self._stream
+            self._stream = None
+            if stream is not None:
+                stream.set_exception(err)
+        self.state = _IDLE if state is not _CLOSED else _CLOSED
+        if self.transport is not None:
+            self.transport.close()
+        self._done(False)
+
+    def _fail_head(self, exc: BaseException) -> None:
+        waiter = self._head_waiter
+        self._head_waiter = None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
+
+    def _fail_body(self, exc: BaseException | None) -> None:
+        stream = self._stream
+        self._stream = None
+        if stream is None:
+            return
+        reason = f": {exc!r}" if exc is not None else ""
+        err = _payload_error(f"Response payload is not completed{reason}", exc)
+        stream.set_exception(err)
+
+    def _disconnected_error(self, exc: BaseException | None) -> Exception:
+        if isinstance(exc, ConnectionResetError):
+            err: Exception = ClientConnectionResetError(*exc.args)
+        elif isinstance(exc, OSError):
+            err = ClientOSError(*exc.args)
+        else:
+            err = ServerDisconnectedError()
+        if exc is not None:
+            err.__cause__ = exc
+        return err
+
+    # --- sock_read ----------------------------------------------------------------------------
+
+    def _start_read_timer(self) -> None:
+        timeout = self._read_timeout
+        if not timeout or self._paused_reading:
+            return
+        loop = self._loop
+        self._last_read = loop.time()
+        if self._read_timer is None:
+            self._read_timer = loop.call_at(self._last_read + timeout, self._on_read_timer)
+
+    def _cancel_read_timer(self) -> None:
+        timer = self._read_timer
+        if timer is not None:
+            self._read_timer = None
+            timer.cancel()
+
+    def _on_read_timer(self) -> None:
+        # One timer per silence, not one per data_received: on wake-up, if data came in the
+        # meantime, sleep again until the new deadline.
+        self._read_timer = None
+        timeout = self._read_timeout
+        if not timeout or self.state not in (_AWAIT_HEAD, _BODY):
+            return
+        deadline = self._last_read + timeout
+        if deadline > self._loop.time():
+            self._read_timer = self._loop.call_at(deadline, self._on_read_timer)
+            return
+        err = SocketTimeoutError(f"Timeout on reading data from socket after {timeout}s")
+        self.should_close = True
+        if self.state is _AWAIT_HEAD:
+            self._fail_head(err)
+        else:
+            stream = self._stream
+            self._stream = None
+            if stream is not None:
+                stream.set_exception(err)
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _payload_error(message: str, cause: BaseException | None) -> ClientPayloadError:
+    err = ClientPayloadError(message)
+    err.__cause__ = cause
+    return err
+
