@@ -370,7 +370,7 @@ async def test_file_returning_text_for_binary_payload_is_a_type_error() -> None:
         def readable(self) -> bool:
             return True
 
-        def read(self, size: int = -1, /) -> str:  # type: ignore[override]
+        def read(self, size: int = -1, /) -> str:
             return "text"
 
     body = IOBasePayload(Weird())
@@ -430,7 +430,7 @@ async def test_async_iterable_yielding_text_is_a_type_error() -> None:
     async def gen() -> AsyncIterator[str]:
         yield "text"
 
-    body = AsyncIterablePayload(gen())
+    body = AsyncIterablePayload(gen())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="not bytes"):
         await body.write(_Sink())
     await body.close()

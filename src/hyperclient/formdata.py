@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from . import hdrs
+from .helpers import guess_filename
 from .multipart import MultipartWriter
-from .payload import BytesPayload, Payload, _guess_filename, get_payload
+from .payload import BytesPayload, Payload, get_payload
 
 __all__ = ("FormData",)
 
@@ -86,7 +87,7 @@ class FormData:
         if isinstance(value, io.IOBase):
             self._is_multipart = True
             if filename is None:
-                filename = _guess_filename(value, name)
+                filename = guess_filename(value, name)
         elif (
             isinstance(value, _BytesLike) and filename is None and content_transfer_encoding is None
         ):
@@ -100,7 +101,7 @@ class FormData:
         """Add file objects, mappings (dict, MultiDict, MultiDictProxy) and (name, value) pairs."""
         for record in fields:
             if isinstance(record, io.IOBase):
-                self.add_field(_guess_filename(record, "unknown") or "unknown", record)
+                self.add_field(guess_filename(record, "unknown") or "unknown", record)
             elif isinstance(record, Mapping):
                 for name, value in record.items():
                     self.add_field(name, value)

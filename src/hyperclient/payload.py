@@ -26,6 +26,7 @@ from urllib.parse import quote
 from multidict import CIMultiDict
 
 from . import hdrs
+from .helpers import guess_filename, parse_content_type
 
 __all__ = (
     "PAYLOAD_REGISTRY",
@@ -80,23 +81,6 @@ class UnsupportedPayloadError(TypeError):
 
 # aiohttp code catches ``payload.LookupError``; the same class is also a TypeError here.
 LookupError = UnsupportedPayloadError
-
-
-def _guess_filename(obj: object, default: str | None = None) -> str | None:
-    # Stand-in for helpers.guess_filename until that module lands: a file's ``name`` minus
-    # directories; names like "<stdin>" or fds (ints) are not file names.
-    name = getattr(obj, "name", None)
-    if isinstance(name, str) and name and not (name[0] == "<" and name[-1] == ">"):
-        return os.path.basename(name) or default
-    return default
-
-
-def _charset_of(content_type: str) -> str | None:
-    for param in content_type.split(";")[1:]:
-        key, sep, value = param.partition("=")
-        if sep and key.strip().lower() == "charset":
-            return value.strip().strip('"') or None
-    return None
 
 
 def _is_token(text: str) -> bool:
@@ -307,7 +291,7 @@ def _text_encoding(content_type: str | None, encoding: str | None) -> tuple[str,
     if encoding is None:
         if content_type is None:
             return "utf-8", "text/plain; charset=utf-8"
-        return _charset_of(content_type) or "utf-8", content_type
+        return parse_content_type(content_type)[1].get("charset") or "utf-8", content_type
     return encoding, content_type or f"text/plain; charset={encoding}"
 
 
@@ -395,7 +379,7 @@ class IOBasePayload(Payload):
         if not callable(getattr(value, "read", None)):
             raise TypeError(f"a readable file object expected, got {type(value)!r}")
         if filename is None:
-            filename = _guess_filename(value)
+            filename = guess_filename(value)
         super().__init__(value, headers, content_type, filename, encoding)
         self._state = _State.FRESH
         self._pending: asyncio.Future[object] | None = None
