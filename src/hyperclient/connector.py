@@ -671,7 +671,6 @@ class TCPConnector(BaseConnector):
                 sock=sock,
                 ssl=sslcontext,
                 server_hostname=server_hostname,
-                ssl_shutdown_timeout=0.1 if sslcontext is not None else None,
             )
         except BaseException as exc:
             sock.close()
@@ -690,7 +689,7 @@ class TCPConnector(BaseConnector):
             except BaseException:
                 protocol.abort()
                 raise
-        return protocol
+        return protocol  # type: ignore[no-any-return]
 
 
 def _addr_info(r: ResolveResult) -> AddrInfoType:

@@ -40,9 +40,9 @@ class ThreadedResolver(AbstractResolver):
                     resolved, _port = socket.getnameinfo(address, _NUMERIC_FLAGS)
                     port_ = int(_port)
                 else:
-                    resolved, port_ = address[0], address[1]
+                    resolved, port_ = str(address[0]), int(address[1])
             else:
-                resolved, port_ = address[0], address[1]
+                resolved, port_ = str(address[0]), int(address[1])
             results.append(
                 ResolveResult(
                     hostname=host,

@@ -34,6 +34,7 @@ from .exceptions import (
 )
 from .helpers import sentinel
 from .http1 import HttpVersion, HttpVersion11
+from .middlewares import ClientHandlerType, ClientMiddlewareType, build_chain
 from .request import IDEMPOTENT_METHODS, ClientRequest
 from .response import ClientResponse
 from .timeouts import DEFAULT_TIMEOUT, NO_DEADLINE, ClientTimeout, Deadline, deadline_at
@@ -49,8 +50,6 @@ _WS_SCHEMES: Final = frozenset(("ws", "wss"))
 _REDIRECTS: Final = frozenset((301, 302, 303, 307, 308))
 _PACKAGE_DIR: Final = __file__.rpartition("/")[0]
 
-ClientHandlerType = Callable[[ClientRequest], Awaitable[ClientResponse]]
-ClientMiddlewareType = Callable[[ClientRequest, ClientHandlerType], Awaitable[ClientResponse]]
 
 _R = TypeVar("_R", bound=ClientResponse)
 
@@ -480,7 +479,7 @@ class ClientSession:
                 options.limits,
             )
             if middlewares:
-                resp = await _build_chain(self._send_once_factory(timeout, traces), middlewares)(req)
+                resp = await build_chain(self._send_once_factory(timeout, traces), middlewares)(req)
             else:
                 resp = await self._send_once(req, timeout, traces)
             resp._history = tuple(history)
@@ -610,18 +609,19 @@ class ClientSession:
             added: set[str] = set()
             for name, value in items:
                 # A request header replaces the session's; repeated request headers add up.
-                if name in added:
+                key = name.lower()
+                if key in added:
                     merged.add(name, value)
                 else:
                     merged[name] = value
-                    added.add(istr(name))
+                    added.add(key)
         return merged
 
     @staticmethod
     def _with_json_content_type(headers: Any) -> Any:
         if headers is None:
             return {hdrs.CONTENT_TYPE: "application/json"}
-        merged = CIMultiDict(headers)
+        merged: CIMultiDict[str] = CIMultiDict(headers)
         if hdrs.CONTENT_TYPE not in merged:
             merged[hdrs.CONTENT_TYPE] = "application/json"
         return merged
@@ -790,22 +790,6 @@ class ClientSession:
     @property
     def base_url(self) -> URL | None:
         return self._base_url
-
-
-def _build_chain(
-    handler: ClientHandlerType, middlewares: tuple[ClientMiddlewareType, ...]
-) -> ClientHandlerType:
-    """Onion order: the first middleware enters first and leaves last."""
-    for middleware in reversed(middlewares):
-        handler = _bind(middleware, handler)
-    return handler
-
-
-def _bind(middleware: ClientMiddlewareType, handler: ClientHandlerType) -> ClientHandlerType:
-    async def call(req: ClientRequest) -> ClientResponse:
-        return await middleware(req, handler)
-
-    return call
 
 
 class _SessionRequestContextManager:
