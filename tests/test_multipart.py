@@ -103,7 +103,7 @@ async def test_output_parses_back_with_the_email_parser(tmp_path: Path) -> None:
     assert _payload_bytes(parts[1]) == b'{"k": [1, 2]}'
     assert _payload_bytes(parts[2]) == b"a=1+2&b=%26"
     assert _payload_bytes(parts[3]) == file_data
-    assert parts[3].get_filename() == "upload.bin"
+    assert parts[3]["Content-Disposition"] == 'attachment; filename="upload.bin"'
     assert writer.size is None or writer.size == len(sink.data)
 
 

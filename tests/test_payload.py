@@ -238,14 +238,16 @@ async def test_file_payload_starts_at_current_position_and_replays_from_there(
     assert first.data == second.data == data[100:]
 
 
-async def test_file_payload_guesses_type_and_announces_filename(tmp_path: Path) -> None:
+async def test_file_payload_guesses_type_from_its_name_without_disposition(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "report.json"
     path.write_bytes(b"{}")
     with open(path, "rb") as f:
         body = get_payload(f)
         assert body.filename == "report.json"
         assert body.content_type == "application/json"
-        assert body.headers["Content-Disposition"] == 'attachment; filename="report.json"'
+        assert "Content-Disposition" not in body.headers
         await body.close()
 
 

@@ -262,7 +262,12 @@ class MultipartWriter(Payload):
             if headers:
                 obj.headers.update(headers)
             return self.append_payload(obj)
-        return self.append_payload(get_payload(obj, headers=headers))
+        part = get_payload(obj, headers=headers)
+        if part.filename is not None and hdrs.CONTENT_DISPOSITION not in part.headers:
+            # A file part carries its name (RFC 2183); a request body alone does not announce
+            # the local file name.
+            part.set_content_disposition("attachment", filename=part.filename)
+        return self.append_payload(part)
 
     def append_payload(self, payload: Payload) -> Payload:
         # Fail at append time, not halfway through sending the body.

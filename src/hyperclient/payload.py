@@ -365,7 +365,6 @@ class IOBasePayload(Payload):
     __slots__ = ("_pending", "_start", "_state")
 
     _value: io.IOBase
-    _default_disposition: ClassVar[str] = "attachment"
     _piece_size: ClassVar[int] = READ_SIZE
 
     def __init__(
@@ -384,9 +383,6 @@ class IOBasePayload(Payload):
         self._state = _State.FRESH
         self._pending: asyncio.Future[object] | None = None
         self._start, self._size = self._measure()
-        if self._filename is not None and hdrs.CONTENT_DISPOSITION not in self._headers:
-            # aiohttp announces a file body's name this way; FormData replaces it with form-data.
-            self.set_content_disposition(self._default_disposition, filename=self._filename)
 
     def _measure(self) -> tuple[int | None, int | None]:
         """Start position (None if unseekable) and remaining byte count (None if unknown)."""
