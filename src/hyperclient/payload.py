@@ -712,10 +712,10 @@ class PayloadRegistry:
         self._by_type.clear()
 
     def get(self, data: object, **kwargs: Any) -> Payload:
-        if isinstance(data, Payload):
-            return data
         factory = self._by_type.get(type(data))
         if factory is None:
+            if isinstance(data, Payload):
+                return data
             factory = self._lookup(data)
         return factory(data, **kwargs)
 
