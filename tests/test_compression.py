@@ -10,6 +10,7 @@ import tracemalloc
 import types
 import zlib
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -23,14 +24,16 @@ from hyperclient.compression import (
     supported_encodings,
 )
 
-try:
-    brotli = importlib.import_module("brotli")
-except ImportError:
-    brotli = None
-try:
-    zstandard = importlib.import_module("zstandard")
-except ImportError:
-    zstandard = None
+
+def _optional(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+brotli = _optional("brotli")
+zstandard = _optional("zstandard")
 
 PAYLOAD = b"".join(b"line %d: %s\n" % (i, os.urandom(6).hex().encode()) for i in range(4000))
 
@@ -206,11 +209,13 @@ def _bomb(encoding: str) -> bytes:
         assert brotli is not None
         obj = brotli.Compressor()
         block = bytes(1 << 20)
-        return b"".join(obj.process(block) for _ in range(BOMB_SIZE >> 20)) + obj.finish()
+        pieces = [obj.process(block) for _ in range(BOMB_SIZE >> 20)]
+        return b"".join([*pieces, obj.finish()])
     assert zstandard is not None
     cobj = zstandard.ZstdCompressor(level=1).compressobj()
     block = bytes(1 << 20)
-    return b"".join(cobj.compress(block) for _ in range(BOMB_SIZE >> 20)) + cobj.flush()
+    pieces = [cobj.compress(block) for _ in range(BOMB_SIZE >> 20)]
+    return b"".join([*pieces, cobj.flush()])
 
 
 # Peak Python memory allowed while inflating the bomb: exact bounds keep it near one chunk;
