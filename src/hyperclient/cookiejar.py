@@ -12,6 +12,7 @@ import contextlib
 import heapq
 import itertools
 import json
+import operator
 import os
 import re
 import tempfile
@@ -159,6 +160,7 @@ class _Cookie:
         "path",
         "secure",
         "send_morsel",
+        "send_order",
     )
 
     def __init__(
@@ -179,12 +181,15 @@ class _Cookie:
         self.host_only = host_only
         self.expires = expires
         self.created = created
+        # §5.4 step 2: longer paths first, then older cookies first.
+        self.send_order = (-len(path), created)
         self.secure = bool(morsel["secure"])
         # Built once: the Cookie header carries only name=value, never the attributes.
         self.send_morsel: Morsel[str] = Morsel()
         self.send_morsel.set(morsel.key, morsel.value, morsel.coded_value)
 
 
+_SEND_ORDER = operator.attrgetter("send_order")
 _Buckets = dict[str, dict[tuple[str, str], _Cookie]]
 
 
@@ -272,9 +277,10 @@ class CookieJar(AbstractCookieJar):
                         and _path_match(path, cookie.path)
                     ):
                         found.append(cookie)
-        # §5.4 step 2: longer paths first, then older cookies first. A BaseCookie holds one
-        # value per name, so the first (most specific) cookie of a name is the one sent.
-        found.sort(key=lambda c: (-len(c.path), c.created))
+        # A BaseCookie holds one value per name, so the first (most specific) cookie of a
+        # name is the one sent.
+        if len(found) > 1:
+            found.sort(key=_SEND_ORDER)
         for cookie in found:
             if cookie.name not in result:
                 result[cookie.name] = cookie.send_morsel
