@@ -199,6 +199,8 @@ class TestApp:
         self._canned: dict[str, Canned] = {}
         self._canned_ids = itertools.count()
         self._barriers: dict[str, tuple[list[int], asyncio.Event]] = {}
+        self._holds: dict[str, asyncio.Event] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._routes: dict[str, Endpoint] = {
             "/echo": self.echo,
             "/upload": self.upload,
@@ -212,6 +214,7 @@ class TestApp:
             "/json": self.json_,
             "/flow": self.flow,
             "/barrier": self.barrier,
+            "/hold": self.hold,
             "/canned": self.canned_endpoint,
             "/expect-reject": self.expect_reject,
         }
@@ -225,9 +228,19 @@ class TestApp:
     def seen(self, path: str) -> list[SeenRequest]:
         return [r for r in self.requests if r.path == path]
 
+    def release(self, key: str) -> None:
+        """Let ``/hold/<key>`` finish its response (callable from any thread, before or after
+        the request arrives)."""
+        assert self.loop is not None, "the server has not handled a request yet"
+        self.loop.call_soon_threadsafe(self._hold_event(key).set)
+
+    def _hold_event(self, key: str) -> asyncio.Event:
+        return self._holds.setdefault(key, asyncio.Event())
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        self.loop = asyncio.get_running_loop()
         client = scope.get("client")
         self.requests.append(
             SeenRequest(
@@ -436,6 +449,23 @@ class TestApp:
             await respond(send, 504, b"barrier not reached")
             return
         await respond_json(send, {"port": client[1] if client else None})
+
+    async def hold(self, request: Request, send: Send) -> None:
+        """``/hold/<key>``: the head and half the body now, the rest once the test calls
+        ``release(key)``. The body is the client's port, so the test learns which connection
+        carried it; its end decides when the client may pool the connection.
+        """
+        key = request.path.split("/")[2]
+        await request.body()
+        client = request.scope.get("client")
+        data = str(client[1] if client else 0).encode()
+        await start(send, 200, [("content-length", str(len(data) + 1))])
+        await body(send, b"#", more=True)
+        try:
+            await asyncio.wait_for(self._hold_event(key).wait(), 10)
+        except asyncio.TimeoutError:
+            return
+        await body(send, data)
 
 
 def stream_piece(index: int, size: int) -> bytes:
