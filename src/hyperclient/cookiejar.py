@@ -312,7 +312,7 @@ class CookieJar(AbstractCookieJar):
         elif not isinstance(response_url, URL):
             response_url = URL(response_url)
         host = (response_url.raw_host or "").lower()
-        # RFC 2109 §4.3.2 and the reference: IP hosts may not set cookies unless unsafe.
+        # The reference's "Cookie Safety": IP-address hosts may not set cookies unless unsafe.
         if host and not self._unsafe and is_ip_address(host):
             return
         now = self._clock()
