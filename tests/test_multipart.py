@@ -231,6 +231,19 @@ async def test_quoted_printable_part_round_trips_with_short_lines() -> None:
     assert _payload_bytes(_parse(writer, sink.data)[0]) == data
 
 
+async def test_quoted_printable_rewraps_overlong_lines_from_the_stdlib_encoder() -> None:
+    # binascii.b2a_qp makes a 77-character line for this input (an encoded LF at the limit).
+    data = bytes.fromhex(
+        "9a462f7ace37fb1ee2986dea4b9f6af76404003a1a47bf46aba5cd3471476083a38ac0590a"
+    )
+    writer = MultipartWriter(boundary="b")
+    writer.append(data, {"Content-Transfer-Encoding": "quoted-printable"})
+    sink = await _render(writer)
+    body = sink.data.split(b"\r\n\r\n", 1)[1].rsplit(b"\r\n--b--", 1)[0]
+    assert all(len(line) <= 76 for line in body.split(b"\r\n"))
+    assert _payload_bytes(_parse(writer, sink.data)[0]) == data
+
+
 async def test_binary_transfer_encoding_leaves_the_part_as_is() -> None:
     writer = MultipartWriter(boundary="b")
     writer.append(b"\xff\x00", {"Content-Transfer-Encoding": "binary"})

@@ -123,7 +123,7 @@ class _QuotedPrintable:
         out = binascii.b2a_qp(data, istext=False)
         if b"\r\n" not in out:
             out = out.replace(b"\n", b"\r\n")
-        out = self._fit_last_line(out)
+        out = self._wrap(out)
         if self._started:
             out = b"=\r\n" + out
         self._started = True
@@ -133,17 +133,25 @@ class _QuotedPrintable:
         return b""
 
     @staticmethod
-    def _fit_last_line(out: bytes) -> bytes:
-        # Leave room for the "=" that joins this piece to the next one.
-        start = out.rfind(b"\n") + 1
-        if len(out) - start < _QP_MAX_LINE:
+    def _wrap(out: bytes) -> bytes:
+        # b2a_qp can emit a 77-character line when an encoded LF sits at the limit, and the
+        # last line needs room for the "=" that joins this piece to the next one.
+        lines = out.split(b"\r\n")
+        if len(lines[-1]) < _QP_MAX_LINE and max(map(len, lines)) <= _QP_MAX_LINE:
             return out
-        cut = start + _QP_MAX_LINE - 1
-        if out[cut - 1 : cut] == b"=":
-            cut -= 1
-        elif out[cut - 2 : cut - 1] == b"=":
-            cut -= 2
-        return out[:cut] + b"=\r\n" + out[cut:]
+        wrapped: list[bytes] = []
+        for index, line in enumerate(lines):
+            limit = _QP_MAX_LINE - (index == len(lines) - 1)
+            while len(line) > limit:
+                cut = _QP_MAX_LINE - 1
+                if line[cut - 1 : cut] == b"=":  # never split an "=XX" escape
+                    cut -= 1
+                elif line[cut - 2 : cut - 1] == b"=":
+                    cut -= 2
+                wrapped.append(line[:cut] + b"=")
+                line = line[cut:]
+            wrapped.append(line)
+        return b"\r\n".join(wrapped)
 
 
 class _PartEncoder:
