@@ -13,8 +13,6 @@ import enum
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from httptools import HttpParserError
-
 from .compression import DecompressionError, get_decoder
 from .exceptions import (
     ClientConnectionResetError,
@@ -156,9 +154,9 @@ class ResponseProtocol(asyncio.Protocol):
             self._last_read = self._loop.time()
         try:
             self.parser.feed_data(data)
-        except BadHttpMessage as exc:
-            self._protocol_error(exc)
-        except (HttpParserError, DecompressionError) as exc:
+        except Exception as exc:
+            # BadHttpMessage, llhttp framing errors, DecompressionError, or a bug of ours: in
+            # every case this connection's byte stream can no longer be trusted.
             self._protocol_error(exc)
 
     def pause_writing(self) -> None:
@@ -194,6 +192,7 @@ class ResponseProtocol(asyncio.Protocol):
         self,
         *,
         is_head: bool,
+        read_until_eof: bool = True,
         read_bufsize: int,
         read_timeout: float | None,
         auto_decompress: bool,
@@ -210,7 +209,7 @@ class ResponseProtocol(asyncio.Protocol):
         self._timer = timer
         if limits is not None:
             self.parser.set_limits(*limits)
-        self.parser.expect_response(is_head)
+        self.parser.expect_response(is_head, read_until_eof)
         waiter = self._head_waiter = self._loop.create_future()
         return waiter
 
@@ -280,6 +279,8 @@ class ResponseProtocol(asyncio.Protocol):
             stream: StreamReader = EMPTY_PAYLOAD
         else:
             stream = StreamReader(self, self._read_bufsize, timer=self._timer, loop=self._loop)
+            if framing is Framing.CHUNKED:
+                stream.begin_http_chunk_receiving()
             encoding = head.content_encoding
             if encoding is not None and self._auto_decompress:
                 self._decoder = get_decoder(encoding)

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from multidict import CIMultiDict, CIMultiDictProxy, istr
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from . import hdrs, payload
@@ -143,8 +143,9 @@ class ClientRequest:
         self._response_params: Any = None
         self._body: payload.Payload | None = None
         self._body_bytes: bytes | None = b""
-        self._skip_auto_headers = (
-            frozenset(istr(h) for h in skip_auto_headers) if skip_auto_headers else frozenset()
+        # Lower-cased: istr compares case-sensitively outside a CIMultiDict.
+        self._skip_auto_headers: frozenset[str] = (
+            frozenset(h.lower() for h in skip_auto_headers) if skip_auto_headers else frozenset()
         )
         self.headers = self._build_headers(headers)
         if cookies:
@@ -182,12 +183,12 @@ class ClientRequest:
         else:
             result = CIMultiDict()
         skip = self._skip_auto_headers
-        if hdrs.HOST not in result and hdrs.HOST not in skip:
+        if hdrs.HOST not in result and "host" not in skip:
             result[hdrs.HOST] = _host_header(self.url)
         for name, value in self.DEFAULT_HEADERS.items():
-            if name not in result and name not in skip:
+            if name not in result and name.lower() not in skip:
                 result[name] = value
-        if hdrs.USER_AGENT not in result and hdrs.USER_AGENT not in skip:
+        if hdrs.USER_AGENT not in result and "user-agent" not in skip:
             result[hdrs.USER_AGENT] = _USER_AGENT
         return result
 
@@ -237,7 +238,7 @@ class ClientRequest:
             body = bytes(data)
             self._body_bytes = body
             self._body = payload.BytesPayload(body)
-            if hdrs.CONTENT_TYPE not in self.headers and hdrs.CONTENT_TYPE not in (
+            if hdrs.CONTENT_TYPE not in self.headers and "content-type" not in (
                 self._skip_auto_headers
             ):
                 self.headers[hdrs.CONTENT_TYPE] = "application/octet-stream"
@@ -248,6 +249,9 @@ class ClientRequest:
             body_payload = data
         elif isinstance(data, (dict, list, tuple)) or hasattr(data, "getall"):
             body_payload = FormData(data)()
+        elif isinstance(data, str):
+            # The caller's Content-Type names the charset to encode with.
+            body_payload = payload.get_payload(data, content_type=self.headers.get(hdrs.CONTENT_TYPE))
         else:
             body_payload = payload.get_payload(data)
         self._body = body_payload
@@ -255,7 +259,7 @@ class ClientRequest:
         if isinstance(body_payload, payload.BytesPayload) and not self.compress:
             self._body_bytes = bytes(body_payload.value)
         for name, value in body_payload.headers.items():
-            if name not in self.headers and name not in self._skip_auto_headers:
+            if name not in self.headers and name.lower() not in self._skip_auto_headers:
                 self.headers[name] = value
 
     def _frame_body(self) -> None:
@@ -370,6 +374,7 @@ class ClientRequest:
         is_head = self.method == "HEAD"
         waiter = protocol.begin(
             is_head=is_head,
+            read_until_eof=params[4],
             read_bufsize=params[0],
             read_timeout=params[1],
             auto_decompress=params[2],
@@ -385,7 +390,12 @@ class ClientRequest:
             for trace in self._traces:
                 await trace.send_request_headers(self.method, self.url, self.headers)
         body_bytes = self._body_bytes
-        if body_bytes is not None and not self._expect100 and len(body_bytes) <= _WRITE_PIECE:
+        if (
+            body_bytes is not None
+            and not self.chunked
+            and not self._expect100
+            and len(body_bytes) <= _WRITE_PIECE
+        ):
             # Head and small body in one write: one syscall, one TCP segment when it fits.
             protocol.write(head + body_bytes if body_bytes else head)
             protocol.request_sent()
@@ -513,5 +523,12 @@ def _host_header(url: URL) -> str:
     return host
 
 
-_DEFAULT_RESPONSE_PARAMS: tuple[int, float | None, bool, None] = (2**16, None, True, None)
+# read_bufsize, sock_read, auto_decompress, parser limits, read_until_eof
+_DEFAULT_RESPONSE_PARAMS: tuple[int, float | None, bool, None, bool] = (
+    2**16,
+    None,
+    True,
+    None,
+    True,
+)
 

@@ -103,7 +103,7 @@ class ClientResponse:
         self._released = False
         self._cookies: SimpleCookie | None = None
         self._content_type: tuple[str, MappingProxyType[str, str]] | None = None
-        self._created_at: str | None = None
+        self._created_at: tuple[str, int] | None = None
         self.version: HttpVersion | None = None
         self.status: int = None  # type: ignore[assignment]  # set by start()
         self.reason: str | None = None
@@ -378,7 +378,7 @@ class ClientResponse:
         if connection is None or connection.protocol is None:
             return
         connection.close()
-        where = self._created_at or "an unknown place"
+        where = "%s:%s" % self._created_at if self._created_at else "an unknown place"
         _warnings.warn(
             f"Unclosed response {self!r} (created at {where})", ResourceWarning, source=self
         )

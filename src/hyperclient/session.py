@@ -230,8 +230,8 @@ class ClientSession:
         self._max_headers = max_headers
         self._resolve_charset = fallback_charset_resolver
         self._default_headers: CIMultiDict[str] = CIMultiDict(headers) if headers else CIMultiDict()
-        self._skip_auto_headers = (
-            frozenset(istr(h) for h in skip_auto_headers) if skip_auto_headers else frozenset()
+        self._skip_auto_headers: frozenset[str] = (
+            frozenset(h.lower() for h in skip_auto_headers) if skip_auto_headers else frozenset()
         )
         self._request_class = request_class
         self._response_class = response_class
@@ -351,6 +351,7 @@ class ClientSession:
     ) -> ClientResponse:
         if self.closed:
             raise RuntimeError("Session is closed")
+        created_at = _caller_location()
         if data is not None and json is not None:
             raise ValueError("data and json parameters can not be used at the same time")
         if json is not None:
@@ -389,7 +390,12 @@ class ClientSession:
                     server_hostname, proxy_headers, options, timer, traces,
                     self._middlewares if middlewares is None else tuple(middlewares),
                 )
-            await self._check_status(resp, raise_for_status)
+            resp._created_at = created_at
+            try:
+                await self._check_status(resp, raise_for_status)
+            except BaseException:
+                resp.close()
+                raise
         except BaseException as exc:
             timer.cancel()
             if traces:
@@ -434,7 +440,7 @@ class ClientSession:
     ) -> ClientResponse:
         history: list[ClientResponse] = []
         skip = (
-            self._skip_auto_headers | frozenset(istr(h) for h in skip_auto_headers)
+            self._skip_auto_headers | frozenset(h.lower() for h in skip_auto_headers)
             if skip_auto_headers
             else self._skip_auto_headers
         )
@@ -477,6 +483,7 @@ class ClientSession:
                 timeout.sock_read,
                 options.auto_decompress,
                 options.limits,
+                read_until_eof,
             )
             if middlewares:
                 resp = await build_chain(self._send_once_factory(timeout, traces), middlewares)(req)
@@ -752,7 +759,7 @@ class ClientSession:
         return self._default_headers
 
     @property
-    def skip_auto_headers(self) -> frozenset[istr]:
+    def skip_auto_headers(self) -> frozenset[str]:
         return self._skip_auto_headers
 
     @property

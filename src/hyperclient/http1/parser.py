@@ -106,6 +106,8 @@ class ResponseParser:
         "_headers",
         "_in_head",
         "_is_head_request",
+        "_read_until_eof",
+        "_stopped",
         "_max_field_size",
         "_max_headers",
         "_max_line_size",
@@ -143,6 +145,8 @@ class ResponseParser:
         self._head_bytes = 0
         self._head_tail = b""
         self._is_head_request = False
+        self._read_until_eof = True
+        self._stopped = False
         self.framing = Framing.NONE
         self.should_close = False
         self.leftover_after_head = False
@@ -155,8 +159,9 @@ class ResponseParser:
         self._max_headers = max_headers
         self._head_limit = max_line_size + max_headers * (max_field_size + 4) + 4
 
-    def expect_response(self, is_head_request: bool) -> None:
+    def expect_response(self, is_head_request: bool, read_until_eof: bool = True) -> None:
         self._is_head_request = is_head_request
+        self._read_until_eof = read_until_eof
         self.should_close = False
         self.leftover_after_head = False
 
@@ -167,8 +172,8 @@ class ResponseParser:
             if self._head_bytes > self._head_limit:
                 raise BadHttpMessage(f"Response head is larger than {self._head_limit} bytes")
             self._head_bytes += len(data)
-            if self._is_head_request:
-                self._feed_head_response(data)
+            if self._is_head_request or not self._read_until_eof:
+                self._feed_until_head_end(data)
                 return
         try:
             self._parser.feed_data(data)
@@ -187,16 +192,20 @@ class ResponseParser:
                 raise BadHttpMessage(_describe(exc)) from exc
             raise
 
-    def _feed_head_response(self, data: bytes) -> None:
-        # Stop llhttp at the end of the head; whatever follows the blank line is not ours and
+    def _feed_until_head_end(self, data: bytes) -> None:
+        # A response whose body we will not read (HEAD; no framing with read_until_eof=False):
+        # stop llhttp at the end of the head. Whatever follows the blank line is not ours and
         # makes the connection unusable (it cannot be the next response: none was asked for).
         window = self._head_tail + data
+        self._stopped = False
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
             if not isinstance(exc.__context__, _Stop):
                 cause = exc.__context__
                 if isinstance(cause, BadHttpMessage):
+                    raise cause from None
+                if cause is not None:
                     raise cause from None
                 raise
             end = window.find(b"\r\n\r\n")
@@ -207,8 +216,11 @@ class ResponseParser:
             self._sink.on_message_complete()
         except httptools.HttpParserError as exc:
             raise BadHttpMessage(_describe(exc)) from exc
+        except httptools.HttpParserUpgrade as exc:
+            self.upgraded_tail = data[exc.args[0] :]
         else:
-            self._head_tail = window[-3:]
+            if not self._stopped:
+                self._head_tail = window[-3:]
 
     # --- llhttp callbacks ---------------------------------------------------------------------
 
@@ -280,11 +292,17 @@ class ResponseParser:
             self.framing = Framing.CHUNKED
         elif content_length is not None:
             self.framing = Framing.LENGTH
-        else:
+        elif self._read_until_eof:
             self.framing = Framing.UNTIL_EOF
+        else:
+            # No framing and the caller declined to read until close: no body, and the
+            # connection cannot carry another response.
+            self.framing = Framing.NONE
+            self.should_close = True
         self._sink.on_head(head)
-        if self._is_head_request:
-            self.should_close = not parser.should_keep_alive()
+        if self.framing is Framing.NONE and (self._is_head_request or not self._read_until_eof):
+            self.should_close = self.should_close or not parser.should_keep_alive()
+            self._stopped = True
             raise _Stop
 
     def on_chunk_complete(self) -> None:
