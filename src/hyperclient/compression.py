@@ -280,7 +280,12 @@ class _BrotliDecoder:
 
     @property
     def needs_input(self) -> bool:
-        return not (self._pending or self._more or self._input) or self.eof
+        if self.eof:
+            return True
+        if self._pending or self._more or self._input:
+            return False
+        # Input brotli kept back after hitting the output limit still has output in it.
+        return not _BROTLI_BOUNDED or bool(self._dec.can_accept_more_data())
 
     @property
     def eof(self) -> bool:

@@ -303,6 +303,22 @@ class StreamReader:
             raise ValueError("Separator should be at least one-byte string")
         if self._exception is not None:
             raise self._exception
+        buffer = self._buffer
+        if buffer:
+            # Fast path: the whole line is in the first chunk (find() gives -1 otherwise).
+            first = buffer[0]
+            offset = self._offset
+            end = first.find(separator, offset) + seplen
+            if end >= seplen and end - offset <= self._high_water:
+                if end == len(first):
+                    buffer.popleft()
+                    self._offset = 0
+                    data = first[offset:] if offset else first
+                else:
+                    data = first[offset:end]
+                    self._offset = end
+                self._consumed(end - offset)
+                return data
         parts: list[bytes] = []
         length = 0
         tail = b""  # last seplen-1 bytes taken, to find a separator split across chunks
@@ -413,8 +429,12 @@ class StreamReader:
             )
         waiter = self._waiter = (self._loop or self._bind_loop()).create_future()
         try:
-            with self._timer:
+            timer = self._timer
+            if timer is NO_DEADLINE:
                 await waiter
+            else:
+                with timer:
+                    await waiter
         finally:
             # A producer may already have cleared it (and another reader set a new one).
             if self._waiter is waiter:
