@@ -16,6 +16,7 @@ from .connector import (
     UnixConnector,
 )
 from .cookiejar import CookieJar, DummyCookieJar
+from .digest import DigestAuthMiddleware
 from .exceptions import (
     ClientConnectionError,
     ClientConnectionResetError,
@@ -52,7 +53,6 @@ from .formdata import FormData
 from .helpers import ContentDisposition, ETag
 from .http1 import HttpVersion, HttpVersion10, HttpVersion11
 from .middlewares import ClientHandlerType, ClientMiddlewareType
-from .digest import DigestAuthMiddleware
 from .payload import streamer
 from .request import ClientRequest, RequestInfo
 from .resolver import AsyncResolver, DefaultResolver, ThreadedResolver

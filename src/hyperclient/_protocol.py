@@ -21,7 +21,7 @@ from .exceptions import (
     ServerDisconnectedError,
     SocketTimeoutError,
 )
-from .http1.parser import BadHttpMessage, Framing, ResponseHead, ResponseParser
+from .http1.parser import Framing, ResponseHead, ResponseParser
 from .streams import EMPTY_PAYLOAD, StreamReader
 from .timeouts import NO_DEADLINE
 
@@ -447,4 +447,3 @@ def _payload_error(message: str, cause: BaseException | None) -> ClientPayloadEr
     err = ClientPayloadError(message)
     err.__cause__ = cause
     return err
-

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import aiohappyeyeballs
 
+from ._protocol import ResponseProtocol
 from .abc import AbstractResolver, ResolveResult
 from .exceptions import (
     ClientConnectionError,
@@ -30,7 +31,6 @@ from .exceptions import (
     ConnectionTimeoutError,
     UnixClientConnectorError,
 )
-from ._protocol import ResponseProtocol
 from .helpers import is_ip_address, sentinel
 from .resolver import DefaultResolver
 from .timeouts import ClientTimeout, Deadline, deadline_at
@@ -40,8 +40,14 @@ if TYPE_CHECKING:
     from .request import ClientRequest
     from .tracing import Trace
 
-__all__ = ("AddrInfoType", "BaseConnector", "Connection", "SocketFactoryType", "TCPConnector",
-           "UnixConnector")
+__all__ = (
+    "AddrInfoType",
+    "BaseConnector",
+    "Connection",
+    "SocketFactoryType",
+    "TCPConnector",
+    "UnixConnector",
+)
 
 AddrInfoType = aiohappyeyeballs.AddrInfoType
 SocketFactoryType = aiohappyeyeballs.SocketFactoryType
@@ -52,7 +58,7 @@ _NO_TIMEOUT: Final = ClientTimeout()
 class Connection:
     """One connection lent by a connector to one request."""
 
-    __slots__ = ("_connector", "_key", "_loop", "_protocol", "__weakref__")
+    __slots__ = ("__weakref__", "_connector", "_key", "_loop", "_protocol")
 
     def __init__(
         self,
@@ -156,7 +162,9 @@ class BaseConnector:
         self._cleanup_handle: asyncio.TimerHandle | None = None
         self._opening: set[asyncio.Future[Any]] = set()
         self._source_traceback = (
-            traceback.extract_stack(sys._getframe(1)) if loop is not None and loop.get_debug() else None
+            traceback.extract_stack(sys._getframe(1))
+            if loop is not None and loop.get_debug()
+            else None
         )
         self._created_at = _caller_location()
 
@@ -310,7 +318,9 @@ class BaseConnector:
 
     # --- the idle pool ------------------------------------------------------------------------
 
-    def _pop_idle(self, key: ConnectionKey, loop: asyncio.AbstractEventLoop) -> ResponseProtocol | None:
+    def _pop_idle(
+        self, key: ConnectionKey, loop: asyncio.AbstractEventLoop
+    ) -> ResponseProtocol | None:
         entries = self._idle.get(key)
         if not entries:
             return None
@@ -495,12 +505,8 @@ class TCPConnector(BaseConnector):
             timeout_ceil_threshold=timeout_ceil_threshold,
         )
         if ssl_shutdown_timeout is not sentinel:
-            warnings.warn(
-                "ssl_shutdown_timeout is deprecated", DeprecationWarning, stacklevel=2
-            )
-        self._ssl = resolve_ssl_arg(
-            ssl, None if verify_ssl else False, ssl_context, fingerprint
-        )
+            warnings.warn("ssl_shutdown_timeout is deprecated", DeprecationWarning, stacklevel=2)
+        self._ssl = resolve_ssl_arg(ssl, None if verify_ssl else False, ssl_context, fingerprint)
         self._resolver: AbstractResolver = resolver if resolver is not None else DefaultResolver()
         self._use_dns_cache = use_dns_cache
         self._ttl_dns_cache = ttl_dns_cache
@@ -556,8 +562,16 @@ class TCPConnector(BaseConnector):
     ) -> list[ResolveResult]:
         if is_ip_address(host):
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            return [ResolveResult(hostname=host, host=host, port=port, family=family, proto=0,
-                                  flags=socket.AI_NUMERICHOST)]
+            return [
+                ResolveResult(
+                    hostname=host,
+                    host=host,
+                    port=port,
+                    family=family,
+                    proto=0,
+                    flags=socket.AI_NUMERICHOST,
+                )
+            ]
         if not self._use_dns_cache:
             return await self._lookup(host, port, traces)
         key = (host, port)
@@ -602,7 +616,9 @@ class TCPConnector(BaseConnector):
         if traces:
             for trace in traces:
                 await trace.send_dns_resolvehost_start(host)
-        results = await self._resolver.resolve(host, port, family=socket.AddressFamily(self._family))
+        results = await self._resolver.resolve(
+            host, port, family=socket.AddressFamily(self._family)
+        )
         if traces:
             for trace in traces:
                 await trace.send_dns_resolvehost_end(host)
@@ -634,9 +650,7 @@ class TCPConnector(BaseConnector):
             return await self._connect_socket(req, key, addr_infos, host)
         except asyncio.TimeoutError as exc:
             if deadline is not None and deadline.expired:
-                raise ConnectionTimeoutError(
-                    f"Connection timeout to host {host}:{port}"
-                ) from exc
+                raise ConnectionTimeoutError(f"Connection timeout to host {host}:{port}") from exc
             raise
         finally:
             if deadline is not None:
@@ -689,7 +703,7 @@ class TCPConnector(BaseConnector):
             except BaseException:
                 protocol.abort()
                 raise
-        return protocol  # type: ignore[no-any-return]
+        return protocol
 
 
 def _addr_info(r: ResolveResult) -> AddrInfoType:

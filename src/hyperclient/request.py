@@ -56,6 +56,7 @@ class ClientRequest:
         "_auth",
         "_body",
         "_body_bytes",
+        "_close_body_after_write",
         "_connection_key",
         "_continue",
         "_expect100",
@@ -143,6 +144,7 @@ class ClientRequest:
         self._response_params: Any = None
         self._body: payload.Payload | None = None
         self._body_bytes: bytes | None = b""
+        self._close_body_after_write = False
         # Lower-cased: istr compares case-sensitively outside a CIMultiDict.
         self._skip_auto_headers: frozenset[str] = (
             frozenset(h.lower() for h in skip_auto_headers) if skip_auto_headers else frozenset()
@@ -155,9 +157,7 @@ class ClientRequest:
             self.headers[hdrs.AUTHORIZATION] = self._auth.encode()
         self.compress = self._check_compress(compress)
         self.chunked = self._check_chunked(chunked)
-        self._expect100 = expect100 or (
-            self.headers.get(hdrs.EXPECT, "").lower() == "100-continue"
-        )
+        self._expect100 = expect100 or (self.headers.get(hdrs.EXPECT, "").lower() == "100-continue")
         if data is not None:
             self._set_body(data)
         self._frame_body()
@@ -228,9 +228,7 @@ class ClientRequest:
             if hdrs.CONTENT_LENGTH in self.headers:
                 raise ValueError("chunked can not be set if Content-Length header is set")
             if hdrs.TRANSFER_ENCODING in self.headers:
-                raise ValueError(
-                    "chunked can not be set if Transfer-Encoding header is set"
-                )
+                raise ValueError("chunked can not be set if Transfer-Encoding header is set")
         return chunked
 
     def _set_body(self, data: Any) -> None:
@@ -251,7 +249,9 @@ class ClientRequest:
             body_payload = FormData(data)()
         elif isinstance(data, str):
             # The caller's Content-Type names the charset to encode with.
-            body_payload = payload.get_payload(data, content_type=self.headers.get(hdrs.CONTENT_TYPE))
+            body_payload = payload.get_payload(
+                data, content_type=self.headers.get(hdrs.CONTENT_TYPE)
+            )
         else:
             body_payload = payload.get_payload(data)
         self._body = body_payload
@@ -422,6 +422,14 @@ class ClientRequest:
         response._head_waiter = waiter
         return response
 
+    async def close_body(self) -> None:
+        """Release the body's file or iterator once no hop will send it again; a body still
+        being written is closed by its writer when it finishes."""
+        self._close_body_after_write = True
+        body = self._body
+        if body is not None and (self._writer is None or self._writer.done()):
+            await body.close()
+
     def _target(self) -> str:
         if self.method == "CONNECT":
             return f"{self.url.raw_host}:{self.url.port}"
@@ -462,6 +470,8 @@ class ClientRequest:
             protocol.close()
         finally:
             protocol.writing = False
+            if self._close_body_after_write and self._body is not None:
+                await self._body.close()
 
 
 class _BodyWriter:
@@ -531,4 +541,3 @@ _DEFAULT_RESPONSE_PARAMS: tuple[int, float | None, bool, None, bool] = (
     None,
     True,
 )
-

@@ -74,7 +74,9 @@ class AsyncResolver(AbstractResolver):
         try:
             import aiodns
         except ImportError as exc:  # pragma: no cover - exercised only without the extra
-            raise RuntimeError("AsyncResolver needs the aiodns package (hyperclient[aiodns])") from exc
+            raise RuntimeError(
+                "AsyncResolver needs the aiodns package (hyperclient[aiodns])"
+            ) from exc
         if nameservers is not None:
             kwargs["nameservers"] = nameservers
         self._resolver = aiodns.DNSResolver(loop=loop, **kwargs)

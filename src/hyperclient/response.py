@@ -273,9 +273,7 @@ class ClientResponse:
         if content_type:
             mimetype = self.content_type
             expected = content_type == "application/json"
-            if not (
-                content_type_is_json(mimetype) if expected else content_type in mimetype
-            ):
+            if not (content_type_is_json(mimetype) if expected else content_type in mimetype):
                 raise ContentTypeError(
                     self._request_info,
                     self._history,
@@ -298,9 +296,9 @@ class ClientResponse:
         self._connection = None
         self._released = True
         self._timer.cancel()
-        if connection is not None and connection.protocol is not None:
-            if connection.protocol.on_done is not None:
-                connection.close()
+        protocol = connection.protocol if connection is not None else None
+        if protocol is not None and protocol.on_done is not None:
+            connection.close()  # type: ignore[union-attr]
         self._cleanup_writer()
 
     def release(self) -> Any:
@@ -378,10 +376,14 @@ class ClientResponse:
         if connection is None or connection.protocol is None:
             return
         connection.close()
-        where = "%s:%s" % self._created_at if self._created_at else "an unknown place"
+        where = _location(self._created_at)
         _warnings.warn(
             f"Unclosed response {self!r} (created at {where})", ResourceWarning, source=self
         )
+
+
+def _location(where: tuple[str, int] | None) -> str:
+    return f"{where[0]}:{where[1]}" if where else "an unknown place"
 
 
 class _NoopAwaitable:
@@ -394,4 +396,3 @@ class _NoopAwaitable:
 
 
 _NOOP = _NoopAwaitable()
-

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable,
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
-from multidict import CIMultiDict, istr
+from multidict import CIMultiDict
 from yarl import URL
 
 from . import hdrs
@@ -24,7 +24,6 @@ from .exceptions import (
     ClientConnectionResetError,
     ClientError,
     ClientOSError,
-    ClientResponseError,
     InvalidUrlClientError,
     InvalidUrlRedirectClientError,
     NonHttpUrlClientError,
@@ -34,9 +33,9 @@ from .exceptions import (
 )
 from .helpers import sentinel
 from .http1 import HttpVersion, HttpVersion11
-from .middlewares import ClientHandlerType, ClientMiddlewareType, build_chain
+from .middlewares import ClientMiddlewareType, build_chain
 from .request import IDEMPOTENT_METHODS, ClientRequest
-from .response import ClientResponse
+from .response import ClientResponse, _location
 from .timeouts import DEFAULT_TIMEOUT, NO_DEADLINE, ClientTimeout, Deadline, deadline_at
 from .tls import resolve_ssl_arg
 
@@ -174,9 +173,7 @@ class ClientSession:
         max_line_size: int = 8190,
         max_field_size: int = 8190,
         max_headers: int = 128,
-        fallback_charset_resolver: Callable[[ClientResponse, bytes], str] = (
-            lambda r, b: "utf-8"
-        ),
+        fallback_charset_resolver: Callable[[ClientResponse, bytes], str] = (lambda r, b: "utf-8"),
         ssl_shutdown_timeout: object = sentinel,
     ) -> None:
         self._created_at = _caller_location()
@@ -198,9 +195,11 @@ class ClientSession:
             if self._base_url.path and not self._base_url.path.endswith("/"):
                 raise ValueError("base_url must have a path ending with '/'")
         if connector is None:
-            connector = TCPConnector(
-                ssl_shutdown_timeout=ssl_shutdown_timeout
-            ) if ssl_shutdown_timeout is not sentinel else TCPConnector()
+            connector = (
+                TCPConnector(ssl_shutdown_timeout=ssl_shutdown_timeout)
+                if ssl_shutdown_timeout is not sentinel
+                else TCPConnector()
+            )
         self._connector: BaseConnector | None = connector
         self._connector_owner = connector_owner
         if cookie_jar is None:
@@ -217,8 +216,7 @@ class ClientSession:
             self._timeout = timeout
         else:
             raise ValueError(
-                "timeout parameter cannot be of type "
-                f"{type(timeout).__name__}; use ClientTimeout"
+                f"timeout parameter cannot be of type {type(timeout).__name__}; use ClientTimeout"
             )
         self._raise_for_status = raise_for_status
         self._auto_decompress = auto_decompress
@@ -272,7 +270,7 @@ class ClientSession:
 
     def __del__(self, _warnings: Any = warnings) -> None:
         if not self.closed:
-            where = "%s:%s" % self._created_at if self._created_at else "an unknown place"
+            where = _location(self._created_at)
             _warnings.warn(
                 f"Unclosed client session {self!r} created at {where}",
                 ResourceWarning,
@@ -284,28 +282,40 @@ class ClientSession:
     def request(self, method: str, url: str | URL, **kwargs: Any) -> _RequestContextManager[Any]:
         return _RequestContextManager(self._request(method, url, **kwargs))
 
-    def get(self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any) -> _RequestContextManager[Any]:
+    def get(
+        self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any
+    ) -> _RequestContextManager[Any]:
         return _RequestContextManager(
             self._request(hdrs.METH_GET, url, allow_redirects=allow_redirects, **kwargs)
         )
 
-    def options(self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any) -> _RequestContextManager[Any]:
+    def options(
+        self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any
+    ) -> _RequestContextManager[Any]:
         return _RequestContextManager(
             self._request(hdrs.METH_OPTIONS, url, allow_redirects=allow_redirects, **kwargs)
         )
 
-    def head(self, url: str | URL, *, allow_redirects: bool = False, **kwargs: Any) -> _RequestContextManager[Any]:
+    def head(
+        self, url: str | URL, *, allow_redirects: bool = False, **kwargs: Any
+    ) -> _RequestContextManager[Any]:
         return _RequestContextManager(
             self._request(hdrs.METH_HEAD, url, allow_redirects=allow_redirects, **kwargs)
         )
 
-    def post(self, url: str | URL, *, data: Any = None, **kwargs: Any) -> _RequestContextManager[Any]:
+    def post(
+        self, url: str | URL, *, data: Any = None, **kwargs: Any
+    ) -> _RequestContextManager[Any]:
         return _RequestContextManager(self._request(hdrs.METH_POST, url, data=data, **kwargs))
 
-    def put(self, url: str | URL, *, data: Any = None, **kwargs: Any) -> _RequestContextManager[Any]:
+    def put(
+        self, url: str | URL, *, data: Any = None, **kwargs: Any
+    ) -> _RequestContextManager[Any]:
         return _RequestContextManager(self._request(hdrs.METH_PUT, url, data=data, **kwargs))
 
-    def patch(self, url: str | URL, *, data: Any = None, **kwargs: Any) -> _RequestContextManager[Any]:
+    def patch(
+        self, url: str | URL, *, data: Any = None, **kwargs: Any
+    ) -> _RequestContextManager[Any]:
         return _RequestContextManager(self._request(hdrs.METH_PATCH, url, data=data, **kwargs))
 
     def delete(self, url: str | URL, **kwargs: Any) -> _RequestContextManager[Any]:
@@ -362,14 +372,21 @@ class ClientSession:
         url = self._build_url(str_or_url)
         if auth is not None and (url.user or url.password):
             raise ValueError("Cannot combine AUTH argument with credentials encoded in URL")
-        if auth is None and self._default_auth is not None and not (url.user or url.password):
-            if self._base_url is None or url.origin() == self._base_url.origin():
-                auth = self._default_auth
+        if (
+            auth is None
+            and self._default_auth is not None
+            and not (url.user or url.password)
+            and (self._base_url is None or url.origin() == self._base_url.origin())
+        ):
+            # The session's auth goes only to base_url's origin when base_url is set.
+            auth = self._default_auth
         real_timeout = self._request_timeout(timeout)
         loop = self._loop
         when = deadline_at(loop, real_timeout.total, real_timeout.ceil_threshold)
         timer = Deadline(loop, when) if when is not None else NO_DEADLINE
-        options = self._options(read_bufsize, auto_decompress, max_line_size, max_field_size, max_headers)
+        options = self._options(
+            read_bufsize, auto_decompress, max_line_size, max_field_size, max_headers
+        )
         traces = self._make_traces(trace_request_ctx) if self._trace_configs else []
         merged_headers = self._merge_headers(headers)
         if proxy is None:
@@ -384,10 +401,29 @@ class ClientSession:
         try:
             with timer:
                 resp = await self._follow(
-                    method, url, params, data, cookies, merged_headers, skip_auto_headers,
-                    auth, allow_redirects, max_redirects, compress, chunked, expect100,
-                    read_until_eof, proxy_url, proxy_auth, real_timeout, ssl,
-                    server_hostname, proxy_headers, options, timer, traces,
+                    method,
+                    url,
+                    params,
+                    data,
+                    cookies,
+                    merged_headers,
+                    skip_auto_headers,
+                    auth,
+                    allow_redirects,
+                    max_redirects,
+                    compress,
+                    chunked,
+                    expect100,
+                    read_until_eof,
+                    proxy_url,
+                    proxy_auth,
+                    real_timeout,
+                    ssl,
+                    server_hostname,
+                    proxy_headers,
+                    options,
+                    timer,
+                    traces,
                     self._middlewares if middlewares is None else tuple(middlewares),
                 )
             resp._created_at = created_at
@@ -401,7 +437,9 @@ class ClientSession:
             if traces:
                 for trace in traces:
                     await trace.send_request_exception(method, url, merged_headers, exc)
-            if isinstance(exc, OSError) and not isinstance(exc, (ClientError, asyncio.TimeoutError)):
+            if isinstance(exc, OSError) and not isinstance(
+                exc, (ClientError, asyncio.TimeoutError)
+            ):
                 raise ClientOSError(*exc.args) from exc
             raise
         if resp.content.is_eof():
@@ -445,96 +483,112 @@ class ClientSession:
             else self._skip_auto_headers
         )
         request_cookies = cookies
-        while True:
-            if url.scheme not in _HTTP_SCHEMES:
-                raise NonHttpUrlClientError(url)
-            if not url.raw_host:
-                raise InvalidUrlClientError(url)
-            url, url_auth = strip_auth_from_url(url) if (url.user or url.password) else (url, None)
-            hop_headers = headers.copy() if history else headers
-            all_cookies = self._cookies_for(url, request_cookies)
-            req = self._request_class(
-                method,
-                url,
-                params=params,
-                headers=hop_headers,
-                skip_auto_headers=skip,
-                data=data,
-                cookies=all_cookies,
-                auth=auth or url_auth,
-                version=self._version,
-                compress=compress,
-                chunked=chunked,
-                expect100=expect100,
-                loop=self._loop,
-                response_class=self._response_class,
-                proxy=proxy,
-                proxy_auth=proxy_auth,
-                timer=timer,
-                session=self,
-                ssl=ssl,
-                server_hostname=server_hostname,
-                proxy_headers=proxy_headers,
-                traces=traces,
-                trust_env=self._trust_env,
-            )
-            req._response_params = (
-                options.read_bufsize,
-                timeout.sock_read,
-                options.auto_decompress,
-                options.limits,
-                read_until_eof,
-            )
-            if middlewares:
-                resp = await build_chain(self._send_once_factory(timeout, traces), middlewares)(req)
-            else:
-                resp = await self._send_once(req, timeout, traces)
-            resp._history = tuple(history)
-            if resp.status in _REDIRECTS and allow_redirects:
-                location = resp.headers.get(hdrs.LOCATION) or resp.headers.get(hdrs.URI)
-                if location is None:
-                    return resp
-                if traces:
-                    for trace in traces:
-                        await trace.send_request_redirect(method, url, headers, resp)
-                history.append(resp)
-                if len(history) >= max_redirects:
-                    resp.release()
-                    raise TooManyRedirects(
-                        resp.request_info, tuple(history), status=resp.status, message=resp.reason or ""
+        req: ClientRequest | None = None
+        try:
+            while True:
+                if url.scheme not in _HTTP_SCHEMES:
+                    raise NonHttpUrlClientError(url)
+                if not url.raw_host:
+                    raise InvalidUrlClientError(url)
+                url, url_auth = (
+                    strip_auth_from_url(url) if (url.user or url.password) else (url, None)
+                )
+                hop_headers = headers.copy() if history else headers
+                all_cookies = self._cookies_for(url, request_cookies)
+                req = self._request_class(
+                    method,
+                    url,
+                    params=params,
+                    headers=hop_headers,
+                    skip_auto_headers=skip,
+                    data=data,
+                    cookies=all_cookies,
+                    auth=auth or url_auth,
+                    version=self._version,
+                    compress=compress,
+                    chunked=chunked,
+                    expect100=expect100,
+                    loop=self._loop,
+                    response_class=self._response_class,
+                    proxy=proxy,
+                    proxy_auth=proxy_auth,
+                    timer=timer,
+                    session=self,
+                    ssl=ssl,
+                    server_hostname=server_hostname,
+                    proxy_headers=proxy_headers,
+                    traces=traces,
+                    trust_env=self._trust_env,
+                )
+                req._response_params = (
+                    options.read_bufsize,
+                    timeout.sock_read,
+                    options.auto_decompress,
+                    options.limits,
+                    read_until_eof,
+                )
+                if middlewares:
+                    resp = await build_chain(self._send_once_factory(timeout, traces), middlewares)(
+                        req
                     )
-                new_url = self._redirect_url(url, location)
-                resp.release()
-                if resp.status == 303 and method != hdrs.METH_HEAD or (
-                    resp.status in (301, 302) and method == hdrs.METH_POST
-                ):
-                    method = hdrs.METH_GET
-                    data = None
-                    headers = headers.copy()
-                    headers.popall(hdrs.CONTENT_LENGTH, None)
-                    headers.popall(hdrs.CONTENT_TYPE, None)
-                    headers.popall(hdrs.TRANSFER_ENCODING, None)
-                elif data is not None and req._body is not None:
-                    data = req._body  # 307/308 keep method and body (RFC 9110 §15.4.8)
-                if url.origin() != new_url.origin():
-                    # Credentials never follow a redirect to another origin.
-                    auth = None
-                    request_cookies = None
-                    headers = headers.copy()
-                    headers.popall(hdrs.AUTHORIZATION, None)
-                    headers.popall(hdrs.COOKIE, None)
-                    headers.popall(hdrs.PROXY_AUTHORIZATION, None)
-                headers.popall(hdrs.HOST, None) if hdrs.HOST in headers and history else None
-                url = new_url
-                params = None
-                continue
-            return resp
+                else:
+                    resp = await self._send_once(req, timeout, traces)
+                resp._history = tuple(history)
+                if resp.status in _REDIRECTS and allow_redirects:
+                    location = resp.headers.get(hdrs.LOCATION) or resp.headers.get(hdrs.URI)
+                    if location is None:
+                        return resp
+                    if traces:
+                        for trace in traces:
+                            await trace.send_request_redirect(method, url, headers, resp)
+                    history.append(resp)
+                    if len(history) >= max_redirects:
+                        resp.release()
+                        raise TooManyRedirects(
+                            resp.request_info,
+                            tuple(history),
+                            status=resp.status,
+                            message=resp.reason or "",
+                        )
+                    new_url = self._redirect_url(url, location)
+                    resp.release()
+                    if (resp.status == 303 and method != hdrs.METH_HEAD) or (
+                        resp.status in (301, 302) and method == hdrs.METH_POST
+                    ):
+                        method = hdrs.METH_GET
+                        data = None
+                        await req.close_body()
+                        headers = headers.copy()
+                        headers.popall(hdrs.CONTENT_LENGTH, None)
+                        headers.popall(hdrs.CONTENT_TYPE, None)
+                        headers.popall(hdrs.TRANSFER_ENCODING, None)
+                    elif data is not None and req._body is not None:
+                        data = req._body  # 307/308 keep method and body (RFC 9110 §15.4.8)
+                    if url.origin() != new_url.origin():
+                        # Credentials never follow a redirect to another origin.
+                        auth = None
+                        request_cookies = None
+                        headers = headers.copy()
+                        headers.popall(hdrs.AUTHORIZATION, None)
+                        headers.popall(hdrs.COOKIE, None)
+                        headers.popall(hdrs.PROXY_AUTHORIZATION, None)
+                    headers.popall(hdrs.HOST, None) if hdrs.HOST in headers and history else None
+                    url = new_url
+                    params = None
+                    continue
+                return resp
+        finally:
+            # Files and iterators behind the body are released once no hop needs them.
+            if req is not None:
+                await req.close_body()
 
     def _redirect_url(self, url: URL, location: str) -> URL:
         try:
             target = URL(location, encoded=not self._requote_redirect_url)
         except ValueError as exc:
-            raise InvalidUrlRedirectClientError(location, "Server attempted redirecting to an invalid URL") from exc
+            raise InvalidUrlRedirectClientError(
+                location, "Server attempted redirecting to an invalid URL"
+            ) from exc
         scheme = target.scheme
         if scheme and scheme not in _HTTP_SCHEMES:
             raise NonHttpUrlRedirectClientError(target)
@@ -542,7 +596,11 @@ class ClientSession:
             target = url.join(target)
         if not target.raw_host:
             raise InvalidUrlRedirectClientError(location, "Redirect URL has no host")
-        return target.with_fragment(None) if target.raw_fragment is not None and not target.fragment else target
+        return (
+            target.with_fragment(None)
+            if target.raw_fragment is not None and not target.fragment
+            else target
+        )
 
     def _send_once_factory(
         self, timeout: ClientTimeout, traces: list[Trace]
@@ -567,8 +625,13 @@ class ClientSession:
         try:
             return await self._exchange(req, conn)
         except (ServerDisconnectedError, ClientConnectionResetError, ClientOSError):
-            if not (reused and req.method in IDEMPOTENT_METHODS and protocol is not None
-                    and not protocol.got_bytes and req._body_bytes is not None):
+            if not (
+                reused
+                and req.method in IDEMPOTENT_METHODS
+                and protocol is not None
+                and not protocol.got_bytes
+                and req._body_bytes is not None
+            ):
                 raise
         conn = await connector.connect(req, traces, timeout, fresh=True)
         return await self._exchange(req, conn)
@@ -607,7 +670,7 @@ class ClientSession:
         return url
 
     def _merge_headers(self, headers: Any) -> CIMultiDict[str]:
-        merged = self._default_headers.copy()
+        merged: CIMultiDict[str] = self._default_headers.copy()
         if headers:
             if isinstance(headers, (dict, CIMultiDict)) or hasattr(headers, "items"):
                 items = headers.items()

@@ -106,14 +106,14 @@ class ResponseParser:
         "_headers",
         "_in_head",
         "_is_head_request",
-        "_read_until_eof",
-        "_stopped",
         "_max_field_size",
         "_max_headers",
         "_max_line_size",
         "_parser",
+        "_read_until_eof",
         "_reason",
         "_sink",
+        "_stopped",
         "framing",
         "leftover_after_head",
         "on_body",
@@ -182,7 +182,7 @@ class ResponseParser:
             if isinstance(cause, BadHttpMessage):
                 raise cause from None
             if cause is not None:
-                raise cause
+                raise cause from exc
             raise
         except httptools.HttpParserUpgrade as exc:
             # The bytes after a 101 head belong to the new protocol (RFC 9110 §15.2.2).
@@ -240,8 +240,7 @@ class ResponseParser:
         headers = self._headers
         if len(name) + len(value) > self._max_field_size:
             raise BadHttpMessage(
-                f"Got more than {self._max_field_size} bytes when reading header "
-                f"{name[:64]!r}"
+                f"Got more than {self._max_field_size} bytes when reading header {name[:64]!r}"
             )
         if len(headers) >= self._max_headers:
             raise BadHttpMessage(f"Too many headers: more than {self._max_headers}")

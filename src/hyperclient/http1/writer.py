@@ -12,7 +12,9 @@ __all__ = ("LAST_CHUNK", "check_token", "frame_chunk", "serialize_head")
 LAST_CHUNK: Final = b"0\r\n\r\n"
 
 # RFC 9110 §5.6.2: tchar. Anything else in a method or a field name could split the head.
-_TCHAR: Final = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TCHAR: Final = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
 
 
 def check_token(value: str, what: str) -> None:
@@ -56,6 +58,8 @@ def _raise_for_bad_char(method: str, target: str, headers: Iterable[tuple[str, s
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def frame_chunk(data: bytes | bytearray | memoryview) -> tuple[bytes, bytes | bytearray | memoryview, bytes]:
+def frame_chunk(
+    data: bytes | bytearray | memoryview,
+) -> tuple[bytes, bytes | bytearray | memoryview, bytes]:
     """One chunk of a chunked body (RFC 9112 §7.1): size line, data, CRLF."""
     return f"{len(data):x}\r\n".encode("ascii"), data, b"\r\n"
