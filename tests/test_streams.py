@@ -307,6 +307,17 @@ async def test_an_http_chunk_that_decoded_to_nothing_marks_no_end() -> None:
     assert [c async for c in stream.iter_chunks()] == [(b"x", True)]
 
 
+async def test_an_empty_http_chunk_after_a_consumed_one_marks_no_end() -> None:
+    stream, _ = make(limit=1024)
+    stream.begin_http_chunk_receiving()
+    stream.feed_data(b"abc")
+    stream.end_http_chunk_receiving()
+    assert await stream.readchunk() == (b"abc", True)
+    stream.end_http_chunk_receiving()
+    stream.feed_eof()
+    assert await stream.readchunk() == (b"", False)
+
+
 async def test_chunk_markers_are_checked_for_misuse() -> None:
     stream, _ = make()
     with pytest.raises(RuntimeError):

@@ -99,6 +99,7 @@ class StreamReader:
         "_eof_waiter",
         "_exception",
         "_high_water",
+        "_last_split",
         "_loop",
         "_low_water",
         "_offset",
@@ -134,6 +135,7 @@ class StreamReader:
         self._eof_waiter: asyncio.Future[None] | None = None
         # End offsets (counted like _cursor) of HTTP chunks; None unless the body is chunked.
         self._chunk_splits: collections.deque[int] | None = None
+        self._last_split = 0
         self.total_raw_bytes = 0
 
     def __repr__(self) -> str:
@@ -165,11 +167,7 @@ class StreamReader:
     def feed_eof(self) -> None:
         self._eof = True
         self._wake()
-        waiter = self._eof_waiter
-        if waiter is not None:
-            self._eof_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake_eof()
         # No more body bytes will come, so holding the transport paused protects nothing and
         # would stall the connection (the next response, or the close notice) in the pool.
         if self._paused:
@@ -181,11 +179,7 @@ class StreamReader:
         # holding the exception would log "never retrieved" if its reader was cancelled.
         self._exception = exc
         self._wake()
-        waiter = self._eof_waiter
-        if waiter is not None:
-            self._eof_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake_eof()
 
     def begin_http_chunk_receiving(self) -> None:
         """Mark the body as chunked (RFC 9112 §7.1) before its first chunk arrives."""
@@ -201,8 +195,9 @@ class StreamReader:
             raise RuntimeError("end_http_chunk_receiving() without begin_http_chunk_receiving()")
         pos = self._cursor + self._size
         # A chunk may decompress to nothing; an empty "chunk" must not produce a marker.
-        if (splits[-1] if splits else 0) == pos:
+        if pos == self._last_split:
             return
+        self._last_split = pos
         splits.append(pos)
         # readchunk() may be waiting with an empty buffer to learn that its chunk ended.
         self._wake()
@@ -446,6 +441,13 @@ class StreamReader:
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _wake_eof(self) -> None:
+        waiter = self._eof_waiter
+        if waiter is not None:
+            self._eof_waiter = None
             if not waiter.done():
                 waiter.set_result(None)
 
