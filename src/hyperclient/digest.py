@@ -435,6 +435,8 @@ class _Space:
     def next_use(self) -> tuple[int, str]:
         self.nc += 1
         if self.nc > 0xFFFFFFFF:
+            # nc has 8 hex digits; after 2**32 uses the server sees a repeat, rejects it as a
+            # replay and sends a fresh nonce, which starts the count again.
             self.nc = 1
         # With -sess, H(A1) is fixed by the first cnonce (RFC 2617 §3.2.2.2). Reusing it for
         # the nonce's lifetime keeps servers that cache the session key and servers that
