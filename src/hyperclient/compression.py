@@ -11,7 +11,8 @@ Decoders have a bounded-output interface: ``decompress(data, max_length)`` retur
     tail = decoder.flush()  # at end of body: raises DecompressionError when truncated
 
 New input should only be given when ``needs_input`` is true (it is still accepted otherwise).
-``max_length <= 0`` means unbounded.
+``max_length <= 0`` means unbounded, and so is ``flush()``: drain with ``decompress(b"", n)``
+until ``needs_input`` before calling it.
 
 How tight the bound is depends on the library:
 
@@ -99,15 +100,23 @@ def set_zlib_backend(lib: ModuleType) -> None:
 
 
 class Decoder(Protocol):
-    def decompress(self, data: bytes, max_length: int) -> bytes: ...
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        """At most *max_length* bytes of output; input not yet used is kept."""
+        ...
 
     @property
-    def needs_input(self) -> bool: ...
+    def needs_input(self) -> bool:
+        """Nothing more can be produced from the input given so far."""
+        ...
 
-    def flush(self) -> bytes: ...
+    def flush(self) -> bytes:
+        """The end of the body: what is left, or DecompressionError when truncated."""
+        ...
 
     @property
-    def eof(self) -> bool: ...
+    def eof(self) -> bool:
+        """The compressed stream's end marker was seen."""
+        ...
 
 
 class Encoder(Protocol):
