@@ -55,6 +55,7 @@ class ResponseProtocol(asyncio.Protocol):
         "_decoder",
         "_drain_waiter",
         "_exc",
+        "_head",
         "_head_waiter",
         "_last_read",
         "_loop",
@@ -84,6 +85,7 @@ class ResponseProtocol(asyncio.Protocol):
         self._head_waiter: asyncio.Future[tuple[ResponseHead, StreamReader]] | None = None
         self._continue_waiter: asyncio.Future[None] | None = None
         self._stream: StreamReader | None = None
+        self._head: ResponseHead | None = None
         self._decoder: Decoder | None = None
         self._exc: BaseException | None = None
         self._paused_reading = False
@@ -116,8 +118,9 @@ class ResponseProtocol(asyncio.Protocol):
         if state is _AWAIT_HEAD:
             self._fail_head(self._disconnected_error(exc))
         elif state is _BODY:
-            if self.parser.framing is Framing.UNTIL_EOF and exc is None:
-                self._finish_body()
+            head = self._head
+            if exc is None and head is not None and head.framing() is Framing.UNTIL_EOF:
+                self._finish_body()  # the close is the end of this body (RFC 9112 §6.3 (8))
             else:
                 self._fail_body(exc)
         waiter = self._drain_waiter
@@ -266,24 +269,22 @@ class ResponseProtocol(asyncio.Protocol):
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
 
-    def on_head(self, head: ResponseHead) -> None:
+    def on_head(self, head: ResponseHead, has_body: bool) -> None:
         if self.state is not _AWAIT_HEAD:
             # A second response in one read, or one after ours ended: never hand it on.
             self.close()
             return
         waiter = self._head_waiter
         self._head_waiter = None
+        self._head = head
         self._decoder = None
-        framing = self.parser.framing
-        if framing is Framing.NONE:
+        if not has_body:
             stream: StreamReader = EMPTY_PAYLOAD
         else:
             stream = StreamReader(self, self._read_bufsize, timer=self._timer, loop=self._loop)
-            if framing is Framing.CHUNKED:
-                stream.begin_http_chunk_receiving()
-            encoding = head.content_encoding
-            if encoding is not None and self._auto_decompress:
-                self._decoder = get_decoder(encoding)
+            if self._auto_decompress and head.has_header(b"content-encoding"):
+                encoding = head.headers.get("Content-Encoding", "").strip().lower()
+                self._decoder = get_decoder(encoding) if encoding else None
         self._stream = stream
         self.state = _BODY
         if self._continue_waiter is not None and not self._continue_waiter.done():
@@ -300,23 +301,30 @@ class ResponseProtocol(asyncio.Protocol):
         if stream is None:
             return
         stream.total_raw_bytes += len(data)
+        self.parser.note_body_progress()
         decoder = self._decoder
         if decoder is None:
             stream.feed_data(data)
             return
+        # Output in bounded pieces; new input only once the decoder has used up the last.
         limit = self._read_bufsize or 2**16
         out = decoder.decompress(data, limit)
         if out:
             stream.feed_data(out)
         while not decoder.needs_input:
             out = decoder.decompress(b"", limit)
-            if not out:
-                break
-            stream.feed_data(out)
+            if out:
+                stream.feed_data(out)
 
-    def on_chunk_end(self) -> None:
+    def on_chunk_header(self) -> None:
         stream = self._stream
         if stream is not None:
+            stream.begin_http_chunk_receiving()
+
+    def on_chunk_complete(self) -> None:
+        stream = self._stream
+        if stream is not None:
+            self.parser.note_body_progress()
             stream.end_http_chunk_receiving()
 
     def on_message_complete(self) -> None:
@@ -344,6 +352,7 @@ class ResponseProtocol(asyncio.Protocol):
                 if tail:
                     stream.feed_data(tail)
             stream.feed_eof()
+        self._head = None
         reusable = not (self.parser.should_close or self.should_close or self.writing)
         if self.state is not _CLOSED:
             self.state = _IDLE

@@ -11,7 +11,7 @@ from http.cookies import CookieError, SimpleCookie
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any
 
-from multidict import CIMultiDictProxy, MultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, MultiDictProxy
 from yarl import URL
 
 from . import hdrs
@@ -55,6 +55,7 @@ class ClientResponse:
         "_continue",
         "_cookies",
         "_created_at",
+        "_head",
         "_head_waiter",
         "_history",
         "_loop",
@@ -65,9 +66,7 @@ class ClientResponse:
         "_traces",
         "_writer",
         "content",
-        "headers",
         "method",
-        "raw_headers",
         "reason",
         "status",
         "url",
@@ -107,8 +106,7 @@ class ClientResponse:
         self.version: HttpVersion | None = None
         self.status: int = None  # type: ignore[assignment]  # set by start()
         self.reason: str | None = None
-        self.headers: CIMultiDictProxy[str] = None  # type: ignore[assignment]
-        self.raw_headers: tuple[tuple[bytes, bytes], ...] = ()
+        self._head: ResponseHead | None = None
         self.content: StreamReader = EMPTY_PAYLOAD
 
     # --- receiving ----------------------------------------------------------------------------
@@ -134,8 +132,7 @@ class ClientResponse:
         self.version = head.version
         self.status = head.status
         self.reason = head.reason
-        self.headers = head.headers
-        self.raw_headers = head.raw_headers
+        self._head = head
         self.content = stream
         if stream.is_eof() and (connection.protocol is None or connection.protocol.on_done is None):
             # The whole message is already in (no body, or a small one): the connection went
@@ -144,6 +141,22 @@ class ClientResponse:
             self._released = True
             self._timer.cancel()
         return self
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        """Case-insensitive response headers (decoded on first access)."""
+        head = self._head
+        return head.headers if head is not None else _NO_HEADERS
+
+    @property
+    def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        """The header fields as (name, value) bytes, in the server's own case."""
+        head = self._head
+        return head.raw_headers if head is not None else ()
+
+    def _has_header(self, lowercase_name: bytes) -> bool:
+        head = self._head
+        return head is not None and head.has_header(lowercase_name)
 
     @property
     def connection(self) -> Connection | None:
@@ -182,7 +195,7 @@ class ClientResponse:
     def _parsed_content_type(self) -> tuple[str, MappingProxyType[str, str]]:
         parsed = self._content_type
         if parsed is None:
-            raw = self.headers.get(hdrs.CONTENT_TYPE) if self.headers is not None else None
+            raw = self.headers.get(hdrs.CONTENT_TYPE) if self._has_header(b"content-type") else None
             parsed = self._content_type = parse_content_type(raw)
         return parsed
 
@@ -380,6 +393,9 @@ class ClientResponse:
         _warnings.warn(
             f"Unclosed response {self!r} (created at {where})", ResourceWarning, source=self
         )
+
+
+_NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
 
 
 def _location(where: tuple[str, int] | None) -> str:

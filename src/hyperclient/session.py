@@ -644,7 +644,7 @@ class ClientSession:
             raise
         await resp.start(conn)
         jar = self._cookie_jar
-        if hdrs.SET_COOKIE in resp.headers:
+        if resp._has_header(b"set-cookie"):
             jar.update_cookies(resp.cookies, resp.url)
         return resp
 

@@ -1,11 +1,15 @@
 """Sans-IO HTTP/1.1 response parsing on top of llhttp (through httptools).
 
-llhttp does the framing (Content-Length, chunked, read-until-close, no body for 1xx/204/304) and
-rejects the ambiguous framings that enable response smuggling (RFC 9112 §6.3: Content-Length
-together with Transfer-Encoding, repeated conflicting Content-Length, bad chunk sizes, bare CR).
-This module adds what llhttp leaves to its user: the response head as values, the size limits
-(max_line_size, max_field_size, max_headers), interim 1xx responses, and HEAD responses, whose
-Content-Length describes a body that is never sent (RFC 9110 §9.3.2).
+llhttp does the validation and the framing (Content-Length, chunked, read-until-close, no body
+for 1xx/204/304) and rejects the malformed heads and ambiguous framings that enable response
+smuggling (RFC 9112 §6.3: Content-Length with Transfer-Encoding, conflicting Content-Length, bad
+chunk sizes, bare CR or LF, obs-fold, NUL). This module adds what llhttp leaves to its user: the
+response head as values, the size limits (max_line_size, max_field_size, max_headers), interim
+1xx responses, and responses whose body is not read (HEAD, RFC 9110 §9.3.2).
+
+Speed: no Python callback runs per header. Because llhttp accepted the head, it is exactly the
+bytes up to the first CRLFCRLF, with CRLF line ends and no folding, so it is split in one pass,
+and only when someone asks for the headers.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from . import HttpVersion, HttpVersion10, HttpVersion11
 
-__all__ = ("BadHttpMessage", "ParserSink", "ResponseHead", "ResponseParser")
+__all__ = ("BadHttpMessage", "Framing", "ParserSink", "ResponseHead", "ResponseParser")
 
-_VERSIONS: Final = {"1.1": HttpVersion11, "1.0": HttpVersion10}
+_CRLF: Final = b"\r\n"
+_END_OF_HEAD: Final = b"\r\n\r\n"
 
 
 class BadHttpMessage(Exception):
@@ -31,93 +36,114 @@ class BadHttpMessage(Exception):
         self.message = message
 
 
+class Framing(enum.Enum):
+    """How a response body ends (RFC 9112 §6.3)."""
+
+    NONE = enum.auto()  # no body: HEAD, 1xx, 204, 304, or not read (read_until_eof=False)
+    LENGTH = enum.auto()
+    CHUNKED = enum.auto()
+    UNTIL_EOF = enum.auto()
+
+
 class ResponseHead:
-    """The status line and header fields of one response."""
+    """The status line and header fields of one response; headers are decoded on first use."""
 
-    __slots__ = (
-        "chunked",
-        "content_encoding",
-        "content_length",
-        "headers",
-        "raw_headers",
-        "reason",
-        "status",
-        "upgrade",
-        "version",
-    )
+    __slots__ = ("_block", "_headers", "_low", "_raw", "reason", "status", "version")
 
-    def __init__(
-        self,
-        version: HttpVersion,
-        status: int,
-        reason: str,
-        headers: CIMultiDictProxy[str],
-        raw_headers: tuple[tuple[bytes, bytes], ...],
-        chunked: bool,
-        content_length: int | None,
-        content_encoding: str | None,
-        upgrade: bool,
-    ) -> None:
+    def __init__(self, version: HttpVersion, status: int, reason: str, block: bytes) -> None:
         self.version = version
         self.status = status
         self.reason = reason
-        self.headers = headers
-        self.raw_headers = raw_headers
-        self.chunked = chunked
-        self.content_length = content_length
-        self.content_encoding = content_encoding
-        self.upgrade = upgrade
+        self._block = block  # the header lines after the status line, CRLF-separated
+        self._headers: CIMultiDictProxy[str] | None = None
+        self._raw: tuple[tuple[bytes, bytes], ...] | None = None
+        self._low: bytes | None = None
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]:
+        headers = self._headers
+        if headers is None:
+            result: CIMultiDict[str] = CIMultiDict()
+            if self._block:
+                add = result.add
+                for line in self._block.decode("utf-8", "surrogateescape").split("\r\n"):
+                    name, _, value = line.partition(":")
+                    add(name, value.strip(" \t"))  # OWS around the value (RFC 9110 §5.5)
+            headers = self._headers = CIMultiDictProxy(result)
+        return headers
+
+    @property
+    def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        raw = self._raw
+        if raw is None:
+            pairs = []
+            if self._block:
+                for line in self._block.split(_CRLF):
+                    name, _, value = line.partition(b":")
+                    pairs.append((name, value.strip(b" \t")))
+            raw = self._raw = tuple(pairs)
+        return raw
+
+    def has_header(self, lowercase_name: bytes) -> bool:
+        """Whether a header is present, without decoding the head."""
+        low = self._low
+        if low is None:
+            low = self._low = b"\r\n" + self._block.lower()
+        return b"\r\n" + lowercase_name + b":" in low
+
+    def framing(self) -> Framing:
+        if self.status < 200 or self.status in (204, 304):
+            return Framing.NONE
+        te = self.headers.get("Transfer-Encoding")
+        if te is not None and te.rpartition(",")[2].strip().lower() == "chunked":
+            return Framing.CHUNKED
+        if "Content-Length" in self.headers:
+            return Framing.LENGTH
+        return Framing.UNTIL_EOF
 
 
 class ParserSink(Protocol):
     """What the parser reports to; implemented by the connection's protocol."""
 
-    def on_head(self, head: ResponseHead) -> None: ...
+    def on_head(self, head: ResponseHead, has_body: bool) -> None: ...
     def on_interim(self, head: ResponseHead) -> None: ...
     def on_body(self, data: bytes) -> None: ...
-    def on_chunk_end(self) -> None: ...
+    def on_chunk_header(self) -> None: ...
+    def on_chunk_complete(self) -> None: ...
     def on_message_complete(self) -> None: ...
 
 
 class _Stop(Exception):
-    """Raised inside a callback to stop llhttp at the end of a HEAD response's head."""
-
-
-class Framing(enum.Enum):
-    """How the body of the response being parsed ends."""
-
-    NONE = enum.auto()  # no body: HEAD, 1xx, 204, 304
-    LENGTH = enum.auto()
-    CHUNKED = enum.auto()
-    UNTIL_EOF = enum.auto()
+    """Raised inside a callback to stop llhttp at the end of a head whose body is not read."""
 
 
 class ResponseParser:
     """Feeds bytes to llhttp and reports heads, body pieces and message ends to a sink.
 
     One instance serves one connection across keep-alive responses. ``expect_response()`` is
-    called before each request's response is parsed, saying whether it answers a HEAD.
+    called before each response, saying whether it answers a HEAD and whether an unframed body
+    should be read until the connection closes.
     """
 
     __slots__ = (
-        "_head_bytes",
+        "_buf",
         "_head_limit",
-        "_head_tail",
-        "_headers",
         "_in_head",
-        "_is_head_request",
         "_max_field_size",
         "_max_headers",
         "_max_line_size",
+        "_meta_bytes",
+        "_no_body_read",
         "_parser",
-        "_read_until_eof",
-        "_reason",
+        "_read_until_eof_off",
+        "_scan_from",
         "_sink",
         "_stopped",
-        "framing",
+        "has_body",
         "leftover_after_head",
         "on_body",
-        "on_message_complete",
+        "on_chunk_complete",
+        "on_chunk_header",
         "should_close",
         "upgraded_tail",
     )
@@ -133,21 +159,19 @@ class ResponseParser:
         self._max_line_size = max_line_size
         self._max_field_size = max_field_size
         self._max_headers = max_headers
-        # httptools buffers a header line until it is complete, so an endless line would grow
-        # without bound before the per-field check runs: cap the whole head instead.
-        self._head_limit = max_line_size + max_headers * (max_field_size + 4) + 4
-        # Bound methods of the sink go straight to llhttp: no extra Python frame per body piece.
+        self._head_limit = _head_limit(max_line_size, max_field_size, max_headers)
+        # Bound methods of the sink go straight to llhttp: no extra Python frame per piece.
         self.on_body = sink.on_body
-        self.on_message_complete = self._on_message_complete
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._reason = b""
+        self.on_chunk_header = sink.on_chunk_header
+        self.on_chunk_complete = sink.on_chunk_complete
+        self._buf = b""  # the bytes of the head(s) being received
+        self._scan_from = 0  # where the current head starts in _buf (after interim heads)
         self._in_head = True
-        self._head_bytes = 0
-        self._head_tail = b""
-        self._is_head_request = False
-        self._read_until_eof = True
+        self._meta_bytes = 0
+        self._no_body_read = False
+        self._read_until_eof_off = False
         self._stopped = False
-        self.framing = Framing.NONE
+        self.has_body = False
         self.should_close = False
         self.leftover_after_head = False
         self.upgraded_tail: bytes | None = None
@@ -157,180 +181,152 @@ class ResponseParser:
         self._max_line_size = max_line_size
         self._max_field_size = max_field_size
         self._max_headers = max_headers
-        self._head_limit = max_line_size + max_headers * (max_field_size + 4) + 4
+        self._head_limit = _head_limit(max_line_size, max_field_size, max_headers)
 
     def expect_response(self, is_head_request: bool, read_until_eof: bool = True) -> None:
-        self._is_head_request = is_head_request
-        self._read_until_eof = read_until_eof
+        self._no_body_read = is_head_request
+        self._read_until_eof_off = not read_until_eof
         self.should_close = False
         self.leftover_after_head = False
 
     def feed_data(self, data: bytes) -> None:
-        """Parse *data*; raises BadHttpMessage for a malformed or oversized head, and
+        """Parse *data*. Raises BadHttpMessage for a malformed or oversized head, and
         httptools.HttpParserError for malformed framing after the head."""
         if self._in_head:
-            if self._head_bytes > self._head_limit:
+            buf = self._buf = self._buf + data if self._buf else data
+            if len(buf) - self._scan_from > self._head_limit + len(data):
                 raise BadHttpMessage(f"Response head is larger than {self._head_limit} bytes")
-            self._head_bytes += len(data)
-            if self._is_head_request or not self._read_until_eof:
-                self._feed_until_head_end(data)
+            if self._no_body_read or self._read_until_eof_off:
+                self._feed_stoppable(data)
                 return
+        else:
+            # Chunk-size lines, extensions and trailers are not body: bound them like a head
+            # (httptools would otherwise buffer an endless trailer line).
+            if self._meta_bytes > self._head_limit:
+                raise BadHttpMessage("Chunk metadata or trailers exceed the head size limit")
+            self._meta_bytes += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
-            cause = exc.__context__
-            if isinstance(cause, BadHttpMessage):
-                raise cause from None
-            if cause is not None:
-                raise cause from exc
-            raise
+            raise _unwrap(exc) from None
         except httptools.HttpParserUpgrade as exc:
             # The bytes after a 101 head belong to the new protocol (RFC 9110 §15.2.2).
             self.upgraded_tail = data[exc.args[0] :]
         except httptools.HttpParserError as exc:
             if self._in_head:
-                raise BadHttpMessage(_describe(exc)) from exc
+                raise BadHttpMessage(f"Invalid response: {exc}") from exc
             raise
 
-    def _feed_until_head_end(self, data: bytes) -> None:
-        # A response whose body we will not read (HEAD; no framing with read_until_eof=False):
-        # stop llhttp at the end of the head. Whatever follows the blank line is not ours and
-        # makes the connection unusable (it cannot be the next response: none was asked for).
-        window = self._head_tail + data
+    def _feed_stoppable(self, data: bytes) -> None:
+        # A response whose body we will not read: stop llhttp at the end of its head. Whatever
+        # follows the blank line is not ours and makes the connection unusable (it cannot be the
+        # next response: none was asked for).
         self._stopped = False
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
             if not isinstance(exc.__context__, _Stop):
-                cause = exc.__context__
-                if isinstance(cause, BadHttpMessage):
-                    raise cause from None
-                if cause is not None:
-                    raise cause from None
-                raise
-            end = window.find(b"\r\n\r\n")
-            self.leftover_after_head = end < 0 or end + 4 != len(window)
-            self.should_close = self.should_close or self.leftover_after_head
+                raise _unwrap(exc) from None
             self._parser = httptools.HttpResponseParser(self)
             self._in_head = True
             self._sink.on_message_complete()
-        except httptools.HttpParserError as exc:
-            raise BadHttpMessage(_describe(exc)) from exc
         except httptools.HttpParserUpgrade as exc:
             self.upgraded_tail = data[exc.args[0] :]
-        else:
-            if not self._stopped:
-                self._head_tail = window[-3:]
+        except httptools.HttpParserError as exc:
+            raise BadHttpMessage(f"Invalid response: {exc}") from exc
 
     # --- llhttp callbacks ---------------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        self._in_head = True
-        self._headers = []
-        self._reason = b""
-
-    def on_status(self, status: bytes) -> None:
-        self._reason += status
-        if len(self._reason) > self._max_line_size:
+    def on_headers_complete(self) -> None:
+        buf = self._buf
+        start = self._scan_from
+        end = buf.find(_END_OF_HEAD, start)
+        line_end = buf.find(_CRLF, start)
+        if end < 0 or line_end < 0:
+            raise BadHttpMessage("Response head is not CRLF-delimited")
+        if line_end - start > self._max_line_size:
             raise BadHttpMessage(
                 f"Got more than {self._max_line_size} bytes when reading the status line"
             )
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        headers = self._headers
-        if len(name) + len(value) > self._max_field_size:
-            raise BadHttpMessage(
-                f"Got more than {self._max_field_size} bytes when reading header {name[:64]!r}"
-            )
-        if len(headers) >= self._max_headers:
-            raise BadHttpMessage(f"Too many headers: more than {self._max_headers}")
-        headers.append((name, value))
-
-    def on_headers_complete(self) -> None:
-        parser = self._parser
-        status = parser.get_status_code()
-        raw = tuple(self._headers)
-        headers = CIMultiDict(
-            [
-                (n.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape"))
-                for n, v in raw
-            ]
-        )
-        version = _VERSIONS.get(parser.get_http_version())
-        if version is None:
-            major, _, minor = parser.get_http_version().partition(".")
-            version = HttpVersion(int(major), int(minor))
-        chunked = False
-        te = headers.get("Transfer-Encoding")
-        if te is not None:
-            chunked = te.rpartition(",")[2].strip().lower() == "chunked"
-        cl_text = headers.get("Content-Length")
-        content_length = int(cl_text) if cl_text is not None else None
-        ce = headers.get("Content-Encoding")
-        head = ResponseHead(
-            version,
-            status,
-            self._reason.decode("utf-8", "surrogateescape"),
-            CIMultiDictProxy(headers),
-            raw,
-            chunked,
-            content_length,
-            ce.strip().lower() if ce else None,
-            status == 101 or parser.should_upgrade(),
-        )
-        self._in_head = False
-        self._head_bytes = 0
-        self._head_tail = b""
+        block = buf[line_end + 2 : end]
+        self._check_fields(block)
+        status: int = self._parser.get_status_code()
+        prefix = buf[start : start + 9]
+        if prefix == b"HTTP/1.1 ":
+            version = HttpVersion11
+        elif prefix == b"HTTP/1.0 ":
+            version = HttpVersion10
+        else:
+            version = HttpVersion(int(buf[start + 5 : start + 6]), int(buf[start + 7 : start + 8]))
+        reason = buf[start + 13 : line_end].decode("utf-8", "surrogateescape")
+        head = ResponseHead(version, status, reason, block)
         if 100 <= status < 200 and status != 101:
-            self.framing = Framing.NONE
+            # An interim response (RFC 9110 §15.2): the final head follows right after it.
+            self._scan_from = end + 4
             self._sink.on_interim(head)
             return
-        if self._is_head_request or status in (204, 304) or status == 101:
-            self.framing = Framing.NONE
-        elif chunked:
-            self.framing = Framing.CHUNKED
-        elif content_length is not None:
-            self.framing = Framing.LENGTH
-        elif self._read_until_eof:
-            self.framing = Framing.UNTIL_EOF
-        else:
+        self._buf = b""
+        self._scan_from = 0
+        self._in_head = False
+        self._meta_bytes = 0
+        no_body = self._no_body_read or status in (204, 304) or status == 101
+        if not no_body and self._read_until_eof_off:
             # No framing and the caller declined to read until close: no body, and the
             # connection cannot carry another response.
-            self.framing = Framing.NONE
-            self.should_close = True
-        self._sink.on_head(head)
-        if self.framing is Framing.NONE and (self._is_head_request or not self._read_until_eof):
-            self.should_close = self.should_close or not parser.should_keep_alive()
-            self._stopped = True
+            no_body = not (
+                head.has_header(b"content-length") or head.has_header(b"transfer-encoding")
+            )
+            if no_body:
+                self.should_close = True
+        self.has_body = not no_body
+        self._sink.on_head(head, not no_body)
+        if no_body and (self._no_body_read or self._read_until_eof_off):
+            self.should_close = self.should_close or not self._parser.should_keep_alive()
+            rest = len(buf) - (end + 4)
+            if rest:
+                self.leftover_after_head = self.should_close = True
             raise _Stop
 
-    def on_chunk_complete(self) -> None:
-        self._sink.on_chunk_end()
-
-    def _on_message_complete(self) -> None:
-        if self.framing is Framing.NONE and self._in_head is False and self._is_interim():
-            self._in_head = True
-            return
+    def on_message_complete(self) -> None:
+        if self._in_head:
+            return  # the end of an interim response
         self._in_head = True
-        self.should_close = (
-            self.framing is Framing.UNTIL_EOF
-            or self.leftover_after_head
-            or not self._parser.should_keep_alive()
-        )
+        self.should_close = self.should_close or not self._parser.should_keep_alive()
         self._sink.on_message_complete()
 
-    def _is_interim(self) -> bool:
-        status: int = self._parser.get_status_code()
-        return 100 <= status < 200 and status != 101
+    def _check_fields(self, block: bytes) -> None:
+        if not block:
+            return
+        if block.count(_CRLF) + 1 > self._max_headers:
+            raise BadHttpMessage(f"Too many headers: more than {self._max_headers}")
+        if len(block) > self._max_field_size:
+            for line in block.split(_CRLF):
+                if len(line) - 1 > self._max_field_size:
+                    name = line.partition(b":")[0][:64]
+                    raise BadHttpMessage(
+                        f"Got more than {self._max_field_size} bytes when reading header {name!r}"
+                    )
+
+    def note_body_progress(self) -> None:
+        """Body bytes arrived: chunk metadata seen so far was not excessive."""
+        self._meta_bytes = 0
 
     def reset(self) -> None:
-        """Start afresh (after an interim-response quirk or an upgrade)."""
+        """Start afresh on a new llhttp parser."""
         self._parser = httptools.HttpResponseParser(self)
+        self._buf = b""
+        self._scan_from = 0
         self._in_head = True
-        self._head_bytes = 0
-        self._head_tail = b""
 
 
-def _describe(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
-    return f"Invalid response: {text}"
+def _head_limit(max_line_size: int, max_field_size: int, max_headers: int) -> int:
+    # httptools buffers a header line until it is complete, so an endless line would grow
+    # without bound before the per-field check runs: cap the whole head instead.
+    return max_line_size + max_headers * (max_field_size + 2) + 4
+
+
+def _unwrap(exc: httptools.HttpParserCallbackError) -> Exception:
+    cause = exc.__context__
+    if isinstance(cause, Exception) and not isinstance(cause, _Stop):
+        return cause
+    return BadHttpMessage(f"Invalid response: {exc}")
