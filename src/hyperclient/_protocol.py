@@ -36,12 +36,14 @@ class ConnState(enum.Enum):
     IDLE = enum.auto()  # no request in flight: fresh, or parked in the pool
     AWAIT_HEAD = enum.auto()  # a request went out; its response head has not arrived
     BODY = enum.auto()  # the head arrived; the body is arriving
+    UPGRADED = enum.auto()  # 101 Switching Protocols: the bytes belong to another protocol
     CLOSED = enum.auto()
 
 
 _IDLE = ConnState.IDLE
 _AWAIT_HEAD = ConnState.AWAIT_HEAD
 _BODY = ConnState.BODY
+_UPGRADED = ConnState.UPGRADED
 _CLOSED = ConnState.CLOSED
 
 
@@ -73,6 +75,9 @@ class ResponseProtocol(asyncio.Protocol):
         "should_close",
         "state",
         "transport",
+        "_upgrade_buffer",
+        "_upgrade_on_data",
+        "_upgrade_on_lost",
         "uses",
         "writing",
     )
@@ -103,6 +108,9 @@ class ResponseProtocol(asyncio.Protocol):
         self.should_close = False  # must not be reused (set by the request side too)
         self.writing = False  # a request body is still being written
         self.uses = 0  # requests begun on this connection
+        self._upgrade_buffer: list[bytes] = []
+        self._upgrade_on_data: Callable[[bytes], None] | None = None
+        self._upgrade_on_lost: Callable[[BaseException | None], None] | None = None
 
     # --- asyncio.Protocol -------------------------------------------------------------------
 
@@ -111,6 +119,8 @@ class ResponseProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         state = self.state
+        if state is _UPGRADED and self._upgrade_on_lost is not None:
+            self._upgrade_on_lost(exc)
         self.state = _CLOSED
         self._cancel_read_timer()
         if self._exc is None:
@@ -145,6 +155,13 @@ class ResponseProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         state = self.state
+        if state is _UPGRADED:
+            on_data = self._upgrade_on_data
+            if on_data is not None:
+                on_data(data)
+            else:
+                self._upgrade_buffer.append(data)
+            return
         if state is _IDLE or state is _CLOSED:
             # Bytes nobody asked for (RFC 9112 §9.3.2: no pipelining here): a pooled connection
             # that carries them could hand them to the next request as its response.
@@ -286,7 +303,7 @@ class ResponseProtocol(asyncio.Protocol):
                 encoding = head.headers.get("Content-Encoding", "").strip().lower()
                 self._decoder = get_decoder(encoding) if encoding else None
         self._stream = stream
-        self.state = _BODY
+        self.state = _UPGRADED if head.status == 101 else _BODY
         if self._continue_waiter is not None and not self._continue_waiter.done():
             # A final answer instead of 100: the body must not be sent (RFC 9110 §10.1.1).
             self._continue_waiter.cancel()
@@ -331,6 +348,27 @@ class ResponseProtocol(asyncio.Protocol):
         if self.state is not _BODY:
             return
         self._finish_body()
+
+    def take_over(
+        self,
+        on_data: Callable[[bytes], None],
+        on_lost: Callable[[BaseException | None], None],
+    ) -> bytes:
+        """After a 101 response, hand the connection's bytes to another protocol (WebSocket).
+
+        Returns what already arrived after the 101 head; from now on *on_data* gets every
+        received piece and *on_lost* the connection's end. The caller owns the transport.
+        """
+        if self.state is not _UPGRADED:
+            raise RuntimeError("take_over() needs a 101 Switching Protocols response")
+        self._cancel_read_timer()
+        self._upgrade_on_data = on_data
+        self._upgrade_on_lost = on_lost
+        tail = self.parser.upgraded_tail or b""
+        self.parser.upgraded_tail = None
+        pending = b"".join([tail, *self._upgrade_buffer])
+        self._upgrade_buffer.clear()
+        return pending
 
     # --- endings ------------------------------------------------------------------------------
 

@@ -321,6 +321,12 @@ class ClientSession:
     def delete(self, url: str | URL, **kwargs: Any) -> _RequestContextManager[Any]:
         return _RequestContextManager(self._request(hdrs.METH_DELETE, url, **kwargs))
 
+    def ws_connect(self, url: str | URL, **kwargs: Any) -> _RequestContextManager[Any]:
+        """Open a WebSocket: await it, or use it with ``async with``."""
+        from .websocket.client import ws_connect
+
+        return _RequestContextManager(ws_connect(self, url, **kwargs))
+
     # --- one request, all hops ----------------------------------------------------------------
 
     async def _request(
