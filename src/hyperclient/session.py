@@ -33,13 +33,21 @@ from .exceptions import (
 )
 from .helpers import sentinel
 from .http1 import HttpVersion, HttpVersion11
-from .middlewares import ClientMiddlewareType, build_chain
+from .middlewares import ClientHandlerType, ClientMiddlewareType, build_chain
 from .request import IDEMPOTENT_METHODS, ClientRequest
 from .response import ClientResponse, _location
-from .timeouts import DEFAULT_TIMEOUT, NO_DEADLINE, ClientTimeout, Deadline, deadline_at
+from .timeouts import (
+    DEFAULT_TIMEOUT,
+    NO_DEADLINE,
+    ClientTimeout,
+    Deadline,
+    DeadlineScheduler,
+    deadline_at,
+)
 from .tls import resolve_ssl_arg
 
 if TYPE_CHECKING:
+    from .timeouts import _NoDeadline
     from .tracing import Trace, TraceConfig
 
 __all__ = ("ClientSession", "request")
@@ -100,6 +108,69 @@ class _Options:
     limits: tuple[int, int, int] | None
 
 
+class _Plan:
+    """What one request call asked for, and how it changes from hop to hop."""
+
+    __slots__ = (
+        "allow_redirects",
+        "auth",
+        "chunked",
+        "compress",
+        "cookies",
+        "data",
+        "expect100",
+        "headers",
+        "max_redirects",
+        "method",
+        "middlewares",
+        "params",
+        "proxy",
+        "proxy_auth",
+        "proxy_headers",
+        "response_params",
+        "server_hostname",
+        "skip",
+        "ssl",
+        "timeout",
+        "timer",
+        "traces",
+        "url",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        url: URL,
+        params: Any,
+        data: Any,
+        cookies: Any,
+        headers: CIMultiDict[str],
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.params = params
+        self.data = data
+        self.cookies = cookies
+        self.headers = headers
+        self.auth: BasicAuth | None = None
+        self.skip: frozenset[str] = frozenset()
+        self.allow_redirects = True
+        self.max_redirects = 10
+        self.compress: Any = None
+        self.chunked: bool | None = None
+        self.expect100 = False
+        self.ssl: Any = True
+        self.server_hostname: str | None = None
+        self.proxy_headers: Any = None
+        self.proxy: URL | None = None
+        self.proxy_auth: BasicAuth | None = None
+        self.timeout = DEFAULT_TIMEOUT
+        self.response_params: Any = None
+        self.middlewares: tuple[ClientMiddlewareType, ...] = ()
+        self.traces: list[Trace] = []
+        self.timer: Deadline | _NoDeadline = NO_DEADLINE
+
+
 def _caller_location() -> tuple[str, int] | None:
     frame = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
@@ -140,6 +211,11 @@ class ClientSession:
             "_max_headers",
             "_resolve_charset",
             "_middlewares",
+            "_deadlines",
+            "_default_options",
+            "_default_proxy",
+            "_default_proxy_auth",
+            "_created_at",
         ]
     )
 
@@ -240,6 +316,7 @@ class ClientSession:
         self._middlewares = tuple(middlewares)
         self._default_proxy = URL(proxy) if isinstance(proxy, str) else proxy
         self._default_proxy_auth = proxy_auth
+        self._deadlines = DeadlineScheduler(loop)
         self._default_options = _Options(
             read_bufsize,
             auto_decompress,
@@ -365,7 +442,7 @@ class ClientSession:
         max_headers: int | None = None,
         middlewares: Sequence[ClientMiddlewareType] | None = None,
     ) -> ClientResponse:
-        if self.closed:
+        if self._connector is None or self._connector.closed:
             raise RuntimeError("Session is closed")
         created_at = _caller_location()
         if data is not None and json is not None:
@@ -376,62 +453,51 @@ class ClientSession:
         if verify_ssl is not None or ssl_context is not None or fingerprint is not None:
             ssl = resolve_ssl_arg(ssl, verify_ssl, ssl_context, fingerprint)
         url = self._build_url(str_or_url)
-        if auth is not None and (url.user or url.password):
-            raise ValueError("Cannot combine AUTH argument with credentials encoded in URL")
-        if (
-            auth is None
-            and self._default_auth is not None
-            and not (url.user or url.password)
-            and (self._base_url is None or url.origin() == self._base_url.origin())
-        ):
-            # The session's auth goes only to base_url's origin when base_url is set.
-            auth = self._default_auth
-        real_timeout = self._request_timeout(timeout)
-        loop = self._loop
-        when = deadline_at(loop, real_timeout.total, real_timeout.ceil_threshold)
-        timer = Deadline(loop, when) if when is not None else NO_DEADLINE
+        plan = _Plan(method, url, params, data, cookies, self._merge_headers(headers))
+        plan.auth = self._auth_for(url, auth)
+        plan.skip = (
+            self._skip_auto_headers | frozenset(h.lower() for h in skip_auto_headers)
+            if skip_auto_headers
+            else self._skip_auto_headers
+        )
+        plan.allow_redirects = allow_redirects
+        plan.max_redirects = max_redirects
+        plan.compress = compress
+        plan.chunked = chunked
+        plan.expect100 = expect100
+        plan.ssl = ssl
+        plan.server_hostname = server_hostname
+        plan.proxy_headers = proxy_headers
+        if proxy is None:
+            plan.proxy = self._default_proxy
+            plan.proxy_auth = proxy_auth if proxy_auth is not None else self._default_proxy_auth
+        else:
+            plan.proxy = URL(proxy) if isinstance(proxy, str) else proxy
+            plan.proxy_auth = proxy_auth
+        real_timeout = plan.timeout = self._request_timeout(timeout)
         options = self._options(
             read_bufsize, auto_decompress, max_line_size, max_field_size, max_headers
         )
-        traces = self._make_traces(trace_request_ctx) if self._trace_configs else []
-        merged_headers = self._merge_headers(headers)
-        if proxy is None:
-            proxy_url = self._default_proxy
-            if proxy_auth is None:
-                proxy_auth = self._default_proxy_auth
-        else:
-            proxy_url = URL(proxy) if isinstance(proxy, str) else proxy
+        plan.response_params = (
+            options.read_bufsize,
+            real_timeout.sock_read,
+            options.auto_decompress,
+            options.limits,
+            read_until_eof,
+        )
+        plan.middlewares = self._middlewares if middlewares is None else tuple(middlewares)
+        traces = plan.traces = self._make_traces(trace_request_ctx) if self._trace_configs else []
+        loop = self._loop
+        when = deadline_at(loop, real_timeout.total, real_timeout.ceil_threshold)
+        timer = plan.timer = (
+            Deadline(loop, when, self._deadlines) if when is not None else NO_DEADLINE
+        )
         if traces:
             for trace in traces:
-                await trace.send_request_start(method, url, merged_headers)
+                await trace.send_request_start(method, url, plan.headers)
         try:
             with timer:
-                resp = await self._follow(
-                    method,
-                    url,
-                    params,
-                    data,
-                    cookies,
-                    merged_headers,
-                    skip_auto_headers,
-                    auth,
-                    allow_redirects,
-                    max_redirects,
-                    compress,
-                    chunked,
-                    expect100,
-                    read_until_eof,
-                    proxy_url,
-                    proxy_auth,
-                    real_timeout,
-                    ssl,
-                    server_hostname,
-                    proxy_headers,
-                    options,
-                    timer,
-                    traces,
-                    self._middlewares if middlewares is None else tuple(middlewares),
-                )
+                resp = await self._run_hops(plan)
             resp._created_at = created_at
             try:
                 await self._check_status(resp, raise_for_status)
@@ -442,7 +508,7 @@ class ClientSession:
             timer.cancel()
             if traces:
                 for trace in traces:
-                    await trace.send_request_exception(method, url, merged_headers, exc)
+                    await trace.send_request_exception(method, url, plan.headers, exc)
             if isinstance(exc, OSError) and not isinstance(
                 exc, (ClientError, asyncio.TimeoutError)
             ):
@@ -452,141 +518,130 @@ class ClientSession:
             timer.cancel()
         if traces:
             for trace in traces:
-                await trace.send_request_end(method, url, merged_headers, resp)
+                await trace.send_request_end(method, url, plan.headers, resp)
         return resp
 
-    async def _follow(
-        self,
-        method: str,
-        url: URL,
-        params: Any,
-        data: Any,
-        cookies: Any,
-        headers: CIMultiDict[str],
-        skip_auto_headers: Iterable[str] | None,
-        auth: BasicAuth | None,
-        allow_redirects: bool,
-        max_redirects: int,
-        compress: Any,
-        chunked: bool | None,
-        expect100: bool,
-        read_until_eof: bool,
-        proxy: URL | None,
-        proxy_auth: BasicAuth | None,
-        timeout: ClientTimeout,
-        ssl: Any,
-        server_hostname: str | None,
-        proxy_headers: Any,
-        options: _Options,
-        timer: Any,
-        traces: list[Trace],
-        middlewares: tuple[ClientMiddlewareType, ...],
-    ) -> ClientResponse:
+    def _auth_for(self, url: URL, auth: BasicAuth | None) -> BasicAuth | None:
+        if url.user or url.password:
+            if auth is not None:
+                raise ValueError("Cannot combine AUTH argument with credentials encoded in URL")
+            return None  # the request takes them from the URL
+        # The session's auth goes only to base_url's origin when base_url is set.
+        if (
+            auth is None
+            and self._default_auth is not None
+            and (self._base_url is None or url.origin() == self._base_url.origin())
+        ):
+            return self._default_auth
+        return auth
+
+    async def _run_hops(self, plan: _Plan) -> ClientResponse:
+        """Send, and follow redirects: each hop runs the middleware chain once."""
         history: list[ClientResponse] = []
-        skip = (
-            self._skip_auto_headers | frozenset(h.lower() for h in skip_auto_headers)
-            if skip_auto_headers
-            else self._skip_auto_headers
-        )
-        request_cookies = cookies
         req: ClientRequest | None = None
         try:
             while True:
-                if url.scheme not in _HTTP_SCHEMES:
-                    raise NonHttpUrlClientError(url)
-                if not url.raw_host:
-                    raise InvalidUrlClientError(url)
-                url, url_auth = (
-                    strip_auth_from_url(url) if (url.user or url.password) else (url, None)
-                )
-                hop_headers = headers.copy() if history else headers
-                all_cookies = self._cookies_for(url, request_cookies)
-                req = self._request_class(
-                    method,
-                    url,
-                    params=params,
-                    headers=hop_headers,
-                    skip_auto_headers=skip,
-                    data=data,
-                    cookies=all_cookies,
-                    auth=auth or url_auth,
-                    version=self._version,
-                    compress=compress,
-                    chunked=chunked,
-                    expect100=expect100,
-                    loop=self._loop,
-                    response_class=self._response_class,
-                    proxy=proxy,
-                    proxy_auth=proxy_auth,
-                    timer=timer,
-                    session=self,
-                    ssl=ssl,
-                    server_hostname=server_hostname,
-                    proxy_headers=proxy_headers,
-                    traces=traces,
-                    trust_env=self._trust_env,
-                )
-                req._response_params = (
-                    options.read_bufsize,
-                    timeout.sock_read,
-                    options.auto_decompress,
-                    options.limits,
-                    read_until_eof,
-                )
-                if middlewares:
-                    resp = await build_chain(self._send_once_factory(timeout, traces), middlewares)(
-                        req
-                    )
+                req = self._make_request(plan, bool(history))
+                if plan.middlewares:
+                    handler = build_chain(self._send_once_factory(plan), plan.middlewares)
+                    resp = await handler(req)
                 else:
-                    resp = await self._send_once(req, timeout, traces)
-                resp._history = tuple(history)
-                if resp.status in _REDIRECTS and allow_redirects:
-                    location = resp.headers.get(hdrs.LOCATION) or resp.headers.get(hdrs.URI)
-                    if location is None:
-                        return resp
-                    if traces:
-                        for trace in traces:
-                            await trace.send_request_redirect(method, url, headers, resp)
-                    history.append(resp)
-                    if len(history) >= max_redirects:
-                        resp.release()
-                        raise TooManyRedirects(
-                            resp.request_info,
-                            tuple(history),
-                            status=resp.status,
-                            message=resp.reason or "",
-                        )
-                    new_url = self._redirect_url(url, location)
-                    resp.release()
-                    if (resp.status == 303 and method != hdrs.METH_HEAD) or (
-                        resp.status in (301, 302) and method == hdrs.METH_POST
-                    ):
-                        method = hdrs.METH_GET
-                        data = None
-                        await req.close_body()
-                        headers = headers.copy()
-                        headers.popall(hdrs.CONTENT_LENGTH, None)
-                        headers.popall(hdrs.CONTENT_TYPE, None)
-                        headers.popall(hdrs.TRANSFER_ENCODING, None)
-                    elif data is not None and req._body is not None:
-                        data = req._body  # 307/308 keep method and body (RFC 9110 §15.4.8)
-                    if url.origin() != new_url.origin():
-                        # Credentials never follow a redirect to another origin.
-                        auth = None
-                        request_cookies = None
-                        headers = headers.copy()
-                        headers.popall(hdrs.AUTHORIZATION, None)
-                        headers.popall(hdrs.COOKIE, None)
-                        headers.popall(hdrs.PROXY_AUTHORIZATION, None)
-                    headers.popall(hdrs.HOST, None) if hdrs.HOST in headers and history else None
-                    url = new_url
-                    params = None
-                    continue
-                return resp
+                    resp = await self._send_once(req, plan.timeout, plan.traces)
+                if history:
+                    resp._history = tuple(history)
+                if not (plan.allow_redirects and resp.status in _REDIRECTS):
+                    return resp
+                if not await self._prepare_redirect(plan, req, resp, history):
+                    return resp
         finally:
             # Files and iterators behind the body are released once no hop needs them.
             if req is not None:
                 await req.close_body()
+
+    def _make_request(self, plan: _Plan, redirected: bool) -> ClientRequest:
+        url = plan.url
+        if url.scheme not in _HTTP_SCHEMES:
+            raise NonHttpUrlClientError(url)
+        if not url.raw_host:
+            raise InvalidUrlClientError(url)
+        auth = plan.auth
+        if url.user or url.password:
+            url, url_auth = strip_auth_from_url(url)
+            auth = auth or url_auth
+        jar = self._cookie_jar
+        cookies = plan.cookies if self._jar_is_empty(jar) else self._cookies_for(url, plan.cookies)
+        req = self._request_class(
+            plan.method,
+            url,
+            params=plan.params,
+            headers=plan.headers.copy() if redirected else plan.headers,
+            skip_auto_headers=plan.skip,
+            data=plan.data,
+            cookies=cookies,
+            auth=auth,
+            version=self._version,
+            compress=plan.compress,
+            chunked=plan.chunked,
+            expect100=plan.expect100,
+            loop=self._loop,
+            response_class=self._response_class,
+            proxy=plan.proxy,
+            proxy_auth=plan.proxy_auth,
+            timer=plan.timer,
+            session=self,
+            ssl=plan.ssl,
+            server_hostname=plan.server_hostname,
+            proxy_headers=plan.proxy_headers,
+            traces=plan.traces,
+            trust_env=self._trust_env,
+        )
+        req._response_params = plan.response_params
+        return req
+
+    async def _prepare_redirect(
+        self,
+        plan: _Plan,
+        req: ClientRequest,
+        resp: ClientResponse,
+        history: list[ClientResponse],
+    ) -> bool:
+        """Update *plan* for the hop after *resp*; False if there is nowhere to go."""
+        location = resp.headers.get(hdrs.LOCATION) or resp.headers.get(hdrs.URI)
+        if location is None:
+            return False
+        if plan.traces:
+            for trace in plan.traces:
+                await trace.send_request_redirect(plan.method, plan.url, plan.headers, resp)
+        history.append(resp)
+        if len(history) >= plan.max_redirects:
+            resp.release()
+            raise TooManyRedirects(
+                resp.request_info, tuple(history), status=resp.status, message=resp.reason or ""
+            )
+        new_url = self._redirect_url(plan.url, location)
+        resp.release()
+        headers = plan.headers = plan.headers.copy()
+        if (resp.status == 303 and plan.method != hdrs.METH_HEAD) or (
+            resp.status in (301, 302) and plan.method == hdrs.METH_POST
+        ):
+            # RFC 9110 §15.4.4 (and the browsers' practice for 301/302 POST): GET, no body.
+            plan.method = hdrs.METH_GET
+            plan.data = None
+            await req.close_body()
+            for name in (hdrs.CONTENT_LENGTH, hdrs.CONTENT_TYPE, hdrs.TRANSFER_ENCODING):
+                headers.popall(name, None)
+        elif plan.data is not None and req._body is not None:
+            plan.data = req._body  # 307/308 keep method and body (RFC 9110 §15.4.8)
+        if plan.url.origin() != new_url.origin():
+            # Credentials never follow a redirect to another origin.
+            plan.auth = None
+            plan.cookies = None
+            for name in (hdrs.AUTHORIZATION, hdrs.COOKIE, hdrs.PROXY_AUTHORIZATION):
+                headers.popall(name, None)
+        headers.popall(hdrs.HOST, None)
+        plan.url = new_url
+        plan.params = None  # params apply to the first hop only
+        return True
 
     def _redirect_url(self, url: URL, location: str) -> URL:
         try:
@@ -608,9 +663,9 @@ class ClientSession:
             else target
         )
 
-    def _send_once_factory(
-        self, timeout: ClientTimeout, traces: list[Trace]
-    ) -> Callable[[ClientRequest], Awaitable[ClientResponse]]:
+    def _send_once_factory(self, plan: _Plan) -> ClientHandlerType:
+        timeout, traces = plan.timeout, plan.traces
+
         async def handler(req: ClientRequest) -> ClientResponse:
             return await self._send_once(req, timeout, traces)
 
@@ -737,10 +792,13 @@ class ClientSession:
             ),
         )
 
+    @staticmethod
+    def _jar_is_empty(jar: AbstractCookieJar) -> bool:
+        is_empty = getattr(jar, "is_empty", None)
+        return bool(is_empty()) if is_empty is not None else not len(jar)
+
     def _cookies_for(self, url: URL, request_cookies: Any) -> Any:
         jar = self._cookie_jar
-        if not len(jar):
-            return request_cookies
         filtered = jar.filter_cookies(url)
         if request_cookies:
             # Per-request cookies win over the jar's and are never stored in it.

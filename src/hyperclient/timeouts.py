@@ -14,7 +14,14 @@ import sys
 from types import TracebackType
 from typing import Final
 
-__all__ = ("DEFAULT_TIMEOUT", "NO_DEADLINE", "ClientTimeout", "ClientWSTimeout", "Deadline")
+__all__ = (
+    "DEFAULT_TIMEOUT",
+    "NO_DEADLINE",
+    "ClientTimeout",
+    "ClientWSTimeout",
+    "Deadline",
+    "DeadlineScheduler",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,25 +64,62 @@ def deadline_at(
     return when
 
 
+class DeadlineScheduler:
+    """Shares one loop timer among all deadlines that fall on the same whole second.
+
+    Timeouts of ``ceil_threshold`` seconds or more are rounded up to a whole second, so under
+    load thousands of requests share each expiry time: registering one is a set insertion
+    instead of a heap push, and finishing early is a set removal instead of a cancelled
+    TimerHandle left in the loop's heap.
+    """
+
+    __slots__ = ("_buckets", "_loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._buckets: dict[float, set[Deadline]] = {}
+
+    def add(self, when: float, deadline: Deadline) -> set[Deadline]:
+        bucket = self._buckets.get(when)
+        if bucket is None:
+            bucket = self._buckets[when] = set()
+            self._loop.call_at(when, self._fire, when)
+        bucket.add(deadline)
+        return bucket
+
+    def _fire(self, when: float) -> None:
+        for deadline in list(self._buckets.pop(when, ())):
+            deadline._expire()
+
+
 class Deadline:
     """Cancels the task waiting inside it when the deadline passes, and turns that into
     :class:`asyncio.TimeoutError`.
 
     Use as ``with deadline: await something``. Any number of tasks may enter it one after another
-    (the request task, then whoever reads the body). One ``call_at`` handle serves the whole
-    request.
+    (the request task, then whoever reads the body). One timer serves the whole request: its
+    own ``call_at`` handle, or a slot in a :class:`DeadlineScheduler` bucket for whole-second
+    deadlines.
     """
 
-    __slots__ = ("_expired", "_handle", "_loop", "_tasks")
+    __slots__ = ("_bucket", "_expired", "_handle", "_loop", "_tasks")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, when: float | None) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        when: float | None,
+        scheduler: DeadlineScheduler | None = None,
+    ) -> None:
         self._loop = loop
         self._tasks: list[asyncio.Task[object]] = []
         self._expired = False
         self._handle: asyncio.TimerHandle | None = None
+        self._bucket: set[Deadline] | None = None
         if when is not None:
             if when <= loop.time():
                 self._expired = True
+            elif scheduler is not None and isinstance(when, int):
+                self._bucket = scheduler.add(when, self)
             else:
                 self._handle = loop.call_at(when, self._expire)
 
@@ -85,12 +129,16 @@ class Deadline:
 
     def cancel(self) -> None:
         """Stop the timer: the request finished (or failed) before the deadline."""
-        if self._handle is not None:
+        if self._bucket is not None:
+            self._bucket.discard(self)
+            self._bucket = None
+        elif self._handle is not None:
             self._handle.cancel()
             self._handle = None
 
     def _expire(self) -> None:
         self._handle = None
+        self._bucket = None
         self._expired = True
         for task in self._tasks:
             task.cancel()
