@@ -299,7 +299,7 @@ class ResponseProtocol(asyncio.Protocol):
             stream: StreamReader = EMPTY_PAYLOAD
         else:
             stream = StreamReader(self, self._read_bufsize, timer=self._timer, loop=self._loop)
-            if self._auto_decompress and head.has_header(b"content-encoding"):
+            if self._auto_decompress and head.has_header(b"\r\ncontent-encoding:"):
                 encoding = head.headers.get("Content-Encoding", "").strip().lower()
                 self._decoder = get_decoder(encoding) if encoding else None
         self._stream = stream

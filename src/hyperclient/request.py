@@ -37,6 +37,10 @@ IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELET
 _NO_BODY_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"))
 _WRITE_PIECE = 2**20  # DESIGN.md: large bodies go out in ~1 MiB pieces, with drain between
 _USER_AGENT = "hyperclient/0.1 (Python asyncio)"
+_KNOWN_METHODS = frozenset(
+    ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
+)
+_NO_SKIP: frozenset[str] = frozenset()
 
 
 class RequestInfo(NamedTuple):
@@ -116,7 +120,8 @@ class ClientRequest:
         trust_env: bool = False,
         server_hostname: str | None = None,
     ) -> None:
-        check_token(method, "Method")
+        if method not in _KNOWN_METHODS:
+            check_token(method, "Method")
         if params:
             url = url.extend_query(params)
         self.original_url = url
@@ -146,17 +151,24 @@ class ClientRequest:
         self._body_bytes: bytes | None = b""
         self._close_body_after_write = False
         # Lower-cased: istr compares case-sensitively outside a CIMultiDict.
-        self._skip_auto_headers: frozenset[str] = (
-            frozenset(h.lower() for h in skip_auto_headers) if skip_auto_headers else frozenset()
-        )
+        if isinstance(skip_auto_headers, frozenset):
+            self._skip_auto_headers: frozenset[str] = (
+                skip_auto_headers  # lower-cased by the session
+            )
+        elif skip_auto_headers:
+            self._skip_auto_headers = frozenset(h.lower() for h in skip_auto_headers)
+        else:
+            self._skip_auto_headers = _NO_SKIP
         self.headers = self._build_headers(headers)
         if cookies:
             self._update_cookies(cookies)
-        self._auth = auth if auth is not None else BasicAuth.from_url(url)
-        if self._auth is not None:
-            self.headers[hdrs.AUTHORIZATION] = self._auth.encode()
-        self.compress = self._check_compress(compress)
-        self.chunked = self._check_chunked(chunked)
+        if auth is None and url.raw_user is not None:
+            auth = BasicAuth.from_url(url)
+        self._auth = auth
+        if auth is not None:
+            self.headers[hdrs.AUTHORIZATION] = auth.encode()
+        self.compress = self._check_compress(compress) if compress else None
+        self.chunked = self._check_chunked(chunked) if chunked else chunked
         self._expect100 = expect100 or (self.headers.get(hdrs.EXPECT, "").lower() == "100-continue")
         if data is not None:
             self._set_body(data)
@@ -184,7 +196,8 @@ class ClientRequest:
             result = CIMultiDict()
         skip = self._skip_auto_headers
         if hdrs.HOST not in result and "host" not in skip:
-            result[hdrs.HOST] = _host_header(self.url)
+            # yarl caches this per URL: the authority, without a default port (RFC 9110 §7.2).
+            result[hdrs.HOST] = self.url.host_port_subcomponent or ""
         for name, value in self.DEFAULT_HEADERS.items():
             if name not in result and name.lower() not in skip:
                 result[name] = value
@@ -521,16 +534,6 @@ class _BodyWriter:
         if self._chunked:
             protocol.write(LAST_CHUNK)
         await protocol.drain()
-
-
-def _host_header(url: URL) -> str:
-    host = url.raw_host or ""
-    if ":" in host:
-        host = f"[{host}]"  # an IPv6 literal (RFC 9110 §7.2 uses the authority form)
-    port = url.explicit_port
-    if port is not None and port != _DEFAULT_PORTS.get(url.scheme):
-        return f"{host}:{port}"
-    return host
 
 
 # read_bufsize, sock_read, auto_decompress, parser limits, read_until_eof

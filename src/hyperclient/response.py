@@ -195,7 +195,11 @@ class ClientResponse:
     def _parsed_content_type(self) -> tuple[str, MappingProxyType[str, str]]:
         parsed = self._content_type
         if parsed is None:
-            raw = self.headers.get(hdrs.CONTENT_TYPE) if self._has_header(b"content-type") else None
+            raw = (
+                self.headers.get(hdrs.CONTENT_TYPE)
+                if self._has_header(b"\r\ncontent-type:")
+                else None
+            )
             parsed = self._content_type = parse_content_type(raw)
         return parsed
 

@@ -55,7 +55,6 @@ __all__ = ("ClientSession", "request")
 _HTTP_SCHEMES: Final = frozenset(("http", "https"))
 _WS_SCHEMES: Final = frozenset(("ws", "wss"))
 _REDIRECTS: Final = frozenset((301, 302, 303, 307, 308))
-_PACKAGE_DIR: Final = __file__.rpartition("/")[0]
 
 
 _R = TypeVar("_R", bound=ClientResponse)
@@ -172,9 +171,11 @@ class _Plan:
 
 
 def _caller_location() -> tuple[str, int] | None:
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame = frame.f_back  # type: ignore[assignment]
+    """file and line of the caller of a session method, for "unclosed" warnings. Only frames
+    of this module stand between (the verb, __aenter__, _request), so this is a few steps."""
+    frame: Any = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
     if frame is None:
         return None
     return frame.f_code.co_filename, frame.f_lineno
@@ -705,7 +706,7 @@ class ClientSession:
             raise
         await resp.start(conn)
         jar = self._cookie_jar
-        if resp._has_header(b"set-cookie"):
+        if resp._has_header(b"\r\nset-cookie:"):
             jar.update_cookies(resp.cookies, resp.url)
         return resp
 

@@ -84,12 +84,15 @@ class ResponseHead:
             raw = self._raw = tuple(pairs)
         return raw
 
-    def has_header(self, lowercase_name: bytes) -> bool:
-        """Whether a header is present, without decoding the head."""
+    def has_header(self, needle: bytes) -> bool:
+        """Whether a header is present, without decoding the head. *needle* is the lower-case
+        name between CRLF and colon, e.g. ``b"\\r\\ncontent-type:"``."""
         low = self._low
         if low is None:
+            # The block starts right after the status line's CRLF: put that CRLF back so the
+            # first header matches the same needle.
             low = self._low = b"\r\n" + self._block.lower()
-        return b"\r\n" + lowercase_name + b":" in low
+        return needle in low
 
     def framing(self) -> Framing:
         if self.status < 200 or self.status in (204, 304):
@@ -274,7 +277,8 @@ class ResponseParser:
             # No framing and the caller declined to read until close: no body, and the
             # connection cannot carry another response.
             no_body = not (
-                head.has_header(b"content-length") or head.has_header(b"transfer-encoding")
+                head.has_header(b"\r\ncontent-length:")
+                or head.has_header(b"\r\ntransfer-encoding:")
             )
             if no_body:
                 self.should_close = True
