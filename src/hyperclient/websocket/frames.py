@@ -118,9 +118,9 @@ class FrameReader:
     __slots__ = (
         "_decoder",
         "_deliver",
+        "_frag_compressed",
         "_frag_op",
         "_frag_parts",
-        "_frag_compressed",
         "_frag_size",
         "_frag_text",
         "_inflater",
@@ -325,9 +325,7 @@ def _protocol_error(message: str) -> WebSocketError:
 
 
 def _too_big(size: int, limit: int) -> WebSocketError:
-    return WebSocketError(
-        WSCloseCode.MESSAGE_TOO_BIG, f"Message size {size} exceeds limit {limit}"
-    )
+    return WebSocketError(WSCloseCode.MESSAGE_TOO_BIG, f"Message size {size} exceeds limit {limit}")
 
 
 _HEAD_SMALL = struct.Struct("!BBI").pack
