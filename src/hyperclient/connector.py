@@ -252,6 +252,22 @@ class BaseConnector:
             return await self._open(req, key, traces, timeout, loop, waited=False)
         return await self._open(req, key, traces, timeout, loop, waited=True)
 
+    def _acquire_idle(self, req: ClientRequest) -> Connection | None:
+        """The pool-hit case of connect(), without a coroutine: an idle connection for *req*
+        if one is free and a slot is available, else None (then connect() does the rest)."""
+        if self._closed:
+            return None
+        key = req.connection_key
+        if not self._idle.get(key) or not self._has_slot(key):
+            return None
+        loop = asyncio.get_running_loop()
+        protocol = self._pop_idle(key, loop)
+        if protocol is None:
+            return None
+        self._take_slot(key)
+        self._in_use.add(protocol)
+        return Connection(self, key, protocol, loop)
+
     # --- slots and waiters ----------------------------------------------------------------------
 
     def _has_slot(self, key: ConnectionKey) -> bool:

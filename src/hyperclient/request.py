@@ -14,7 +14,7 @@ from .auth import BasicAuth
 from .compression import get_encoder, supported_encodings
 from .exceptions import ConnectionKey
 from .formdata import FormData
-from .http1 import HttpVersion, HttpVersion10, HttpVersion11
+from .http1 import HttpVersion, HttpVersion11
 from .http1.writer import LAST_CHUNK, check_token, frame_chunk, serialize_head
 from .timeouts import NO_DEADLINE
 from .tls import Fingerprint, SSLArg
@@ -381,12 +381,24 @@ class ClientRequest:
 
     async def send(self, conn: Connection) -> ClientResponse:
         """Write the request on *conn* and return the response object (head not read yet)."""
+        response = self._send_now(conn)
+        if self._traces:
+            for trace in self._traces:
+                await trace.send_request_headers(self.method, self.url, self.headers)
+            if self._body_bytes and self._writer is None:
+                for trace in self._traces:
+                    await trace.send_request_chunk_sent(self.method, self.url, self._body_bytes)
+        return response
+
+    def _send_now(self, conn: Connection) -> ClientResponse:
+        """The synchronous part of send(): everything but the trace signals, so the session's
+        common path needs no coroutine here."""
         protocol = conn.protocol
-        assert protocol is not None, "connection already released"
+        if protocol is None:
+            raise RuntimeError("The connection was already released")
         params = self._response_params or _DEFAULT_RESPONSE_PARAMS
-        is_head = self.method == "HEAD"
         waiter = protocol.begin(
-            is_head=is_head,
+            is_head=self.method == "HEAD",
             read_until_eof=params[4],
             read_bufsize=params[0],
             read_timeout=params[1],
@@ -395,13 +407,7 @@ class ClientRequest:
             limits=params[3],
         )
         protocol.on_done = conn._message_done
-        target = self._target()
-        if self.version == HttpVersion10 and hdrs.CONNECTION not in self.headers:
-            pass  # HTTP/1.0 closes by default; keep-alive only if the server offers it
-        head = serialize_head(self.method, target, self.version, self.headers.items())
-        if self._traces:
-            for trace in self._traces:
-                await trace.send_request_headers(self.method, self.url, self.headers)
+        head = serialize_head(self.method, self._target(), self.version, self.headers.items())
         body_bytes = self._body_bytes
         if (
             body_bytes is not None
@@ -412,9 +418,6 @@ class ClientRequest:
             # Head and small body in one write: one syscall, one TCP segment when it fits.
             protocol.write(head + body_bytes if body_bytes else head)
             protocol.request_sent()
-            if body_bytes and self._traces:
-                for trace in self._traces:
-                    await trace.send_request_chunk_sent(self.method, self.url, body_bytes)
         else:
             protocol.write(head)
             if self._expect100:

@@ -217,6 +217,7 @@ class ClientSession:
             "_default_proxy",
             "_default_proxy_auth",
             "_created_at",
+            "_plain_send",
         ]
     )
 
@@ -309,6 +310,7 @@ class ClientSession:
             frozenset(h.lower() for h in skip_auto_headers) if skip_auto_headers else frozenset()
         )
         self._request_class = request_class
+        self._plain_send = request_class.send is ClientRequest.send
         self._response_class = response_class
         self._ws_response_class = ws_response_class
         self._trace_configs = list(trace_configs or ())
@@ -681,7 +683,9 @@ class ClientSession:
         connector = self._connector
         if connector is None:
             raise RuntimeError("Session is closed")
-        conn = await connector.connect(req, traces, timeout)
+        conn = None if traces else connector._acquire_idle(req)
+        if conn is None:
+            conn = await connector.connect(req, traces, timeout)
         protocol = conn.protocol
         reused = protocol is not None and protocol.uses > 0
         try:
@@ -700,14 +704,18 @@ class ClientSession:
 
     async def _exchange(self, req: ClientRequest, conn: Connection) -> ClientResponse:
         try:
-            resp = await req.send(conn)
+            # A request class that overrides send() gets it called; ours needs no await.
+            resp = (
+                req._send_now(conn)
+                if self._plain_send and not req._traces
+                else await req.send(conn)
+            )
         except BaseException:
             conn.close()
             raise
         await resp.start(conn)
-        jar = self._cookie_jar
         if resp._has_header(b"\r\nset-cookie:"):
-            jar.update_cookies(resp.cookies, resp.url)
+            self._cookie_jar.update_cookies(resp.cookies, resp.url)
         return resp
 
     async def _check_status(self, resp: ClientResponse, override: Any) -> None:
