@@ -1,0 +1,268 @@
+"""Medians, ratios against aiohttp, the issue's targets, and the RESULTS.md record."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MIB = 1024 * 1024
+REPO = Path(__file__).resolve().parent.parent
+UNITS = {"seq": "req/s", "conc": "req/s", "down": "MiB/s", "up": "MiB/s"}
+# Issue 2, "Performance": hyperclient's throughput over aiohttp's, on both loops.
+TARGETS = {"seq": 1.3, "conc": 2.0, "down": 1.25, "up": 1.4}
+BASELINE = "aiohttp"
+SUBJECT = "hyperclient"
+RESULTS_PREAMBLE = """\
+# Benchmark results
+
+Every run of `bash benchmarks/run.sh` appends a section here, newest last (see README.md in
+this folder for what each scenario does). Throughput cells are medians over the rounds, then
+the ratio to aiohttp's median in the same run, then the half-range of the rounds as a share of
+the median (a rough noise figure). RSS is each client process's peak resident memory (MiB).
+"""
+
+
+@dataclass(slots=True)
+class Sample:
+    client: str
+    scenario: str
+    loop: str
+    round: int = 0
+    elapsed: float = 0.0
+    requests: int = 0
+    bytes: int = 0
+    maxrss_kib: int = 0
+    error: str = ""
+
+    @property
+    def throughput(self) -> float:
+        if UNITS[self.scenario] == "req/s":
+            return self.requests / self.elapsed
+        return self.bytes / MIB / self.elapsed
+
+    @property
+    def rss_mib(self) -> float:
+        return self.maxrss_kib / 1024
+
+    def describe(self) -> str:
+        what = f"{self.scenario:<4} {self.loop:<7} {self.client:<11}"
+        if self.error:
+            return f"{what} FAILED {self.error}"
+        return (
+            f"{what} {self.throughput:>9,.0f} {UNITS[self.scenario]}"
+            f"  rss {self.rss_mib:6.1f} MiB  ({self.elapsed:.2f} s)"
+        )
+
+
+@dataclass(slots=True)
+class Settings:
+    quick: bool
+    rounds: int
+    sizes: dict[str, int]
+    big_size: int
+    upload_size: int
+    scenarios: list[str]
+    loops: list[str]
+    clients: list[str]
+    skipped: dict[str, str] = field(default_factory=dict)
+    client_cpu: str = ""
+    server: str = "nginx"
+    measure_seconds: float = 0.0
+    total_seconds: float | None = None
+
+
+@dataclass(slots=True)
+class Cell:
+    """One client's figures for one scenario on one loop."""
+
+    throughputs: list[float]
+    rss: list[float]
+    failures: int
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.throughputs)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.throughputs)
+
+    @property
+    def spread(self) -> float:
+        return (max(self.throughputs) - min(self.throughputs)) / 2 / self.median
+
+    @property
+    def rss_median(self) -> float:
+        return statistics.median(self.rss)
+
+
+def _cells(samples: list[Sample]) -> dict[tuple[str, str, str], Cell]:
+    cells: dict[tuple[str, str, str], Cell] = {}
+    for s in samples:
+        cell = cells.setdefault((s.scenario, s.loop, s.client), Cell([], [], 0))
+        if s.error:
+            cell.failures += 1
+        else:
+            cell.throughputs.append(s.throughput)
+            cell.rss.append(s.rss_mib)
+    return cells
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    return [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
+
+
+def _missing(cell: Cell | None, client: str, settings: Settings) -> str:
+    if client in settings.skipped:
+        return "skipped"
+    return "failed" if cell is not None else "-"
+
+
+def _throughput_cell(cell: Cell | None, base: Cell | None, client: str, st: Settings) -> str:
+    if cell is None or not cell.ok:
+        return _missing(cell, client, st)
+    text = f"{cell.median:,.0f}"
+    if base is not None and base.ok:
+        text += f" ({cell.median / base.median:.2f}x)"
+    text += f" ±{cell.spread * 100:.0f}%"
+    if cell.failures:
+        text += f", {cell.failures} failed"
+    return text
+
+
+def _verdict(ok: bool | None, detail: str) -> str:
+    if ok is None:
+        return "n/a"
+    return "met" if ok else f"NOT met ({detail})"
+
+
+def _throughput_rows(cells: dict[tuple[str, str, str], Cell], st: Settings) -> list[list[str]]:
+    rows = []
+    for scenario in st.scenarios:
+        for loop in st.loops:
+            base = cells.get((scenario, loop, BASELINE))
+            row = [f"{scenario} ({UNITS[scenario]})", loop]
+            row += [
+                _throughput_cell(cells.get((scenario, loop, c)), base, c, st) for c in st.clients
+            ]
+            subject = cells.get((scenario, loop, SUBJECT))
+            ok: bool | None = None
+            ratio = 0.0
+            if subject and subject.ok and base and base.ok:
+                ratio = subject.median / base.median
+                ok = ratio >= TARGETS[scenario]
+            row += [f">= {TARGETS[scenario]}x", _verdict(ok, f"{ratio:.2f}x")]
+            rows.append(row)
+    return rows
+
+
+def _rss_rows(cells: dict[tuple[str, str, str], Cell], st: Settings) -> list[list[str]]:
+    rows = []
+    for scenario in st.scenarios:
+        for loop in st.loops:
+            row = [scenario, loop]
+            for client in st.clients:
+                cell = cells.get((scenario, loop, client))
+                ok_cell = cell is not None and cell.ok
+                row.append(
+                    f"{cell.rss_median:.1f}" if cell and ok_cell else _missing(cell, client, st)
+                )
+            subject = cells.get((scenario, loop, SUBJECT))
+            base = cells.get((scenario, loop, BASELINE))
+            ok: bool | None = None
+            if subject and subject.ok and base and base.ok:
+                ok = subject.rss_median <= base.rss_median
+            row += ["<= aiohttp", _verdict(ok, "more")]
+            rows.append(row)
+    return rows
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _git_commit() -> str:
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True)
+        return proc.stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + (
+        " + uncommitted changes in src/" if git("status", "--porcelain", "src") else ""
+    )
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def _header(st: Settings) -> list[str]:
+    kind = "quick run (--quick)" if st.quick else "full run"
+    sizes = st.sizes
+    took = f"measurements {_duration(st.measure_seconds)}"
+    if st.total_seconds is not None:
+        took += f", whole command {_duration(st.total_seconds)} (including set-up)"
+    pinning = (
+        f"clients pinned to CPU {st.client_cpu}, server on the other core"
+        if st.client_cpu
+        else "nothing pinned"
+    )
+    return [
+        f"## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {kind}",
+        "",
+        f"- Machine: {_cpu_model()}, Linux {platform.release()}; {pinning}; server {st.server}.",
+        f"- Python {platform.python_version()}, aiohttp {_version('aiohttp')}, httpx "
+        f"{_version('httpx')}, uvloop {_version('uvloop')}, hyperclient {_git_commit()}.",
+        f"- Sizes: seq {sizes['seq']:,} GETs; conc {sizes['conc']:,} GETs from 64 tasks; down "
+        f"{sizes['down']} x {st.big_size // MIB} MiB; up {sizes['up']} x "
+        f"{st.upload_size // MIB} MiB; {st.rounds} rounds, clients interleaved.",
+        f"- Took: {took}.",
+    ]
+
+
+def render(samples: list[Sample], st: Settings) -> str:
+    cells = _cells(samples)
+    head = ["scenario", "loop", *st.clients, "target", "hyperclient"]
+    lines = _header(st)
+    lines += ["", "Throughput (median, ratio to aiohttp, ± half-range):", ""]
+    lines += _table(head, _throughput_rows(cells, st))
+    lines += ["", "Peak RSS of the client process (MiB, median):", ""]
+    lines += _table(head, _rss_rows(cells, st))
+    notes = [f"- {client} skipped: {why}" for client, why in st.skipped.items()]
+    seen: set[tuple[str, str, str]] = set()
+    for s in samples:
+        if s.error and (s.client, s.scenario, s.loop) not in seen:
+            seen.add((s.client, s.scenario, s.loop))
+            notes.append(f"- {s.client} failed {s.scenario} on {s.loop}: {s.error}")
+    if notes:
+        lines += ["", *notes]
+    return "\n".join(lines) + "\n"
+
+
+def record(path: Path, text: str) -> None:
+    existing = path.read_text() if path.exists() else RESULTS_PREAMBLE
+    path.write_text(existing.rstrip("\n") + "\n\n" + text)
