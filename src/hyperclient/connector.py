@@ -734,12 +734,22 @@ class UnixConnector(BaseConnector):
     def __init__(
         self,
         path: str,
+        *,
+        conn_timeout: float | None = None,
         force_close: bool = False,
         keepalive_timeout: object = sentinel,
         limit: int = 100,
         limit_per_host: int = 0,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
+        if conn_timeout is not None:
+            warnings.warn(
+                "conn_timeout is deprecated, use ClientTimeout(connect=...)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        if keepalive_timeout is sentinel and not force_close:
+            keepalive_timeout = 30.0  # the reference's default for Unix sockets
         super().__init__(
             force_close=force_close,
             keepalive_timeout=keepalive_timeout,

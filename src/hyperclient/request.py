@@ -14,7 +14,7 @@ from .auth import BasicAuth
 from .compression import get_encoder, supported_encodings
 from .exceptions import ConnectionKey
 from .formdata import FormData
-from .http1 import HttpVersion, HttpVersion11
+from .http1 import HttpVersion, HttpVersion10, HttpVersion11
 from .http1.writer import LAST_CHUNK, check_token, frame_chunk, serialize_head
 from .timeouts import NO_DEADLINE
 from .tls import Fingerprint, SSLArg
@@ -407,6 +407,14 @@ class ClientRequest:
             limits=params[3],
         )
         protocol.on_done = conn._message_done
+        headers = self.headers
+        if hdrs.CONNECTION not in headers:
+            # HTTP/1.0 closes after each response unless asked (RFC 9112 §9.3); a connector
+            # that never reuses connections says so, so the server closes promptly.
+            if self.version == HttpVersion10:
+                headers[hdrs.CONNECTION] = "keep-alive"
+            elif conn._connector.force_close:
+                headers[hdrs.CONNECTION] = "close"
         head = serialize_head(self.method, self._target(), self.version, self.headers.items())
         body_bytes = self._body_bytes
         if (

@@ -55,6 +55,9 @@ __all__ = ("ClientSession", "request")
 _HTTP_SCHEMES: Final = frozenset(("http", "https"))
 _WS_SCHEMES: Final = frozenset(("ws", "wss"))
 _REDIRECTS: Final = frozenset((301, 302, 303, 307, 308))
+_TCHAR: Final = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
 
 
 _R = TypeVar("_R", bound=ClientResponse)
@@ -292,6 +295,8 @@ class ClientSession:
             self._timeout = DEFAULT_TIMEOUT if timeout is sentinel else ClientTimeout()
         elif isinstance(timeout, ClientTimeout):
             self._timeout = timeout
+        elif isinstance(timeout, (int, float)):
+            self._timeout = ClientTimeout(total=float(timeout))  # a number means total
         else:
             raise ValueError(
                 f"timeout parameter cannot be of type {type(timeout).__name__}; use ClientTimeout"
@@ -748,6 +753,10 @@ class ClientSession:
                 items = headers
             added: set[str] = set()
             for name, value in items:
+                if not _TCHAR.issuperset(name) or not name:
+                    # A colon or space in a name would let the caller's data split the header
+                    # line (RFC 9110 §5.1: field names are tokens).
+                    raise ValueError(f"Header name {name!r} is not a valid HTTP token")
                 # A request header replaces the session's; repeated request headers add up.
                 key = name.lower()
                 if key in added:
