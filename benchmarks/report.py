@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import statistics
 import subprocess
@@ -74,6 +75,8 @@ class Settings:
     server: str = "nginx"
     measure_seconds: float = 0.0
     total_seconds: float | None = None
+    load: tuple[float, float] = (0.0, 0.0)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -241,6 +244,9 @@ def _header(st: Settings) -> list[str]:
         f"{sizes['down']} x {st.big_size // MIB} MiB; up {sizes['up']} x "
         f"{st.upload_size // MIB} MiB; {st.rounds} rounds, clients interleaved.",
         f"- Took: {took}.",
+        f"- Load average (1 min) before and after: {st.load[0]:.2f}, {st.load[1]:.2f} on "
+        f"{os.cpu_count()} CPUs (well above 1 means other work shared the machine).",
+        *(f"- {note}" for note in st.notes),
     ]
 
 

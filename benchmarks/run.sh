@@ -163,23 +163,36 @@ EOF
 
 NGINX_PID=""
 stop_nginx() {
-    if [ -n "$NGINX_PID" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
-        kill -TERM "$NGINX_PID" 2>/dev/null || true
-        wait "$NGINX_PID" 2>/dev/null || true
+    local pid="$NGINX_PID"
+    # nginx writes its master's pid itself: the authority if anything came between us and it.
+    if [ -s "$NGX/nginx.pid" ]; then pid="$(cat "$NGX/nginx.pid")"; fi
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        if [ "$pid" = "$NGINX_PID" ]; then
+            wait "$pid" 2>/dev/null || true
+        else
+            for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+        fi
         log "nginx stopped"
     fi
+    rm -f "$NGX/nginx.pid"
     NGINX_PID=""
 }
 
 start_nginx() {
-    local port
+    local port cmd
     port="$(free_port)"
     write_nginx_conf "$port"
     : >"$NGX/error.log"
-    pinned "$SERVER_CPU" nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log" &
-    NGINX_PID=$!
+    rm -f "$NGX/nginx.pid" # so that stop_nginx never reads a stale one
     trap stop_nginx EXIT
     trap 'stop_nginx; exit 130' INT TERM
+    cmd=(nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log")
+    if [ -n "$SERVER_CPU" ]; then cmd=(taskset -c "$SERVER_CPU" "${cmd[@]}"); fi
+    # A simple command run with & is exec'd in the forked child (taskset then execs nginx), so
+    # $! is the nginx master; its output goes to the log so that it never holds our stdout open.
+    "${cmd[@]}" </dev/null >>"$NGX/error.log" 2>&1 &
+    NGINX_PID=$!
     BASE_URL="http://127.0.0.1:$port"
     if ! "$VENV/bin/python" "$HERE/bench.py" check --url "$BASE_URL" --big-size $((BIG_MIB * 1024 * 1024)); then
         log "nginx is not serving as expected; its error log:"
