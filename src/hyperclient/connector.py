@@ -16,10 +16,12 @@ import traceback
 import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
+from ssl import SSLContext
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import aiohappyeyeballs
+from yarl import URL
 
 from ._protocol import ResponseProtocol
 from .abc import AbstractResolver, ResolveResult
@@ -27,14 +29,25 @@ from .exceptions import (
     ClientConnectionError,
     ClientConnectorDNSError,
     ClientConnectorError,
+    ClientProxyConnectionError,
     ConnectionKey,
     ConnectionTimeoutError,
     UnixClientConnectorError,
 )
 from .helpers import is_ip_address, sentinel
-from .resolver import DefaultResolver
+from .proxy import TunnelProtocol, open_tunnel, prepare_proxy
+from .resolver import DefaultResolver, DNSCache, lookup
 from .timeouts import ClientTimeout, Deadline, deadline_at
-from .tls import Fingerprint, SSLArg, resolve_ssl_arg, ssl_context_for, tls_error
+from .tls import (
+    CLEANUP_CLOSED_NEEDED,
+    ClosingTLSReaper,
+    Fingerprint,
+    SSLArg,
+    connect_error,
+    resolve_ssl_arg,
+    shutdown_timeout_arg,
+    ssl_context_for,
+)
 
 if TYPE_CHECKING:
     from .request import ClientRequest
@@ -485,7 +498,8 @@ class BaseConnector:
 
 
 class TCPConnector(BaseConnector):
-    """Connections over TCP, with TLS for https, through the resolver and happy eyeballs."""
+    """Connections over TCP, with TLS for https, through the resolver and happy eyeballs, and
+    through an HTTP(S) proxy when the request names one."""
 
     def __init__(
         self,
@@ -520,14 +534,12 @@ class TCPConnector(BaseConnector):
             loop=loop,
             timeout_ceil_threshold=timeout_ceil_threshold,
         )
-        if ssl_shutdown_timeout is not sentinel:
-            warnings.warn("ssl_shutdown_timeout is deprecated", DeprecationWarning, stacklevel=2)
+        self._ssl_shutdown_timeout = shutdown_timeout_arg(ssl_shutdown_timeout)
         self._ssl = resolve_ssl_arg(ssl, None if verify_ssl else False, ssl_context, fingerprint)
+        self._resolver_owner = resolver is None
         self._resolver: AbstractResolver = resolver if resolver is not None else DefaultResolver()
         self._use_dns_cache = use_dns_cache
-        self._ttl_dns_cache = ttl_dns_cache
-        self._cached: dict[tuple[str, int], tuple[list[ResolveResult], float | None]] = {}
-        self._resolving: dict[tuple[str, int], asyncio.Future[list[ResolveResult]]] = {}
+        self._dns = DNSCache(self._resolver, ttl_dns_cache)
         self._family = family
         self._local_addr_infos = (
             aiohappyeyeballs.addr_to_addr_infos(local_addr) if local_addr else None
@@ -535,6 +547,7 @@ class TCPConnector(BaseConnector):
         self._happy_eyeballs_delay = happy_eyeballs_delay
         self._interleave = interleave
         self._socket_factory = socket_factory
+        self._reaper: ClosingTLSReaper | None = None
         self._factory = self._make_protocol
 
     @property
@@ -547,26 +560,41 @@ class TCPConnector(BaseConnector):
 
     @property
     def cached_hosts(self) -> MappingProxyType[tuple[str, int], list[ResolveResult]]:
-        return MappingProxyType({k: v[0] for k, v in self._cached.items()})
+        return self._dns.hosts()
 
     def clear_dns_cache(self, host: str | None = None, port: int | None = None) -> None:
-        if host is not None and port is not None:
-            self._cached.pop((host, port), None)
-        elif host is not None or port is not None:
-            raise ValueError("either both host and port or none of them are allowed")
-        else:
-            self._cached.clear()
+        self._dns.clear(host, port)
 
     @property
     def ssl(self) -> SSLArg:
         return self._ssl
 
     async def close(self) -> None:
-        for fut in self._resolving.values():
-            fut.cancel()
+        if self._closed:
+            return
+        if self._ssl_shutdown_timeout:
+            await self._shut_down_tls(self._ssl_shutdown_timeout)
+        self._dns.close()
+        if self._reaper is not None:
+            self._reaper.close()
         await super().close()
-        if self._resolver is not None:
+        if self._resolver_owner:
             await self._resolver.close()
+
+    async def _shut_down_tls(self, grace: float) -> None:
+        # ssl_shutdown_timeout > 0: send close_notify and give peers *grace* seconds to answer
+        # before the base close aborts whatever is left (RFC 8446 §6.1 closure alerts).
+        protocols = [p for entries in self._idle.values() for p, _ in entries]
+        protocols.extend(self._in_use)
+        waiting = []
+        for protocol in protocols:
+            transport = protocol.transport
+            if transport is not None and transport.get_extra_info("ssl_object") is not None:
+                protocol.close()
+                if not protocol.closed.done():
+                    waiting.append(protocol.closed)
+        if waiting:
+            await asyncio.wait(waiting, timeout=grace)
 
     def _make_protocol(self) -> ResponseProtocol:
         return ResponseProtocol(asyncio.get_running_loop())
@@ -574,14 +602,14 @@ class TCPConnector(BaseConnector):
     # --- resolving ----------------------------------------------------------------------------
 
     async def _resolve_host(
-        self, host: str, port: int, traces: Sequence[Trace]
+        self, host: str, port: int, traces: Sequence[Trace] = ()
     ) -> list[ResolveResult]:
         if is_ip_address(host):
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             return [
                 ResolveResult(
                     hostname=host,
-                    host=host,
+                    host=host.strip("[]"),
                     port=port,
                     family=family,
                     proto=0,
@@ -589,81 +617,43 @@ class TCPConnector(BaseConnector):
                 )
             ]
         if not self._use_dns_cache:
-            return await self._lookup(host, port, traces)
-        key = (host, port)
-        loop = asyncio.get_running_loop()
-        cached = self._cached.get(key)
-        if cached is not None:
-            results, expires = cached
-            if expires is None or loop.time() < expires:
-                if traces:
-                    for trace in traces:
-                        await trace.send_dns_cache_hit(host)
-                return results
-            del self._cached[key]
-        if traces:
-            for trace in traces:
-                await trace.send_dns_cache_miss(host)
-        pending = self._resolving.get(key)
-        if pending is not None:
-            # Concurrent requests for one host share one lookup.
-            return await asyncio.shield(pending)
-        fut: asyncio.Future[list[ResolveResult]] = loop.create_future()
-        self._resolving[key] = fut
-        try:
-            results = await self._lookup(host, port, traces)
-        except BaseException as exc:
-            if not fut.done():
-                if isinstance(exc, Exception):
-                    fut.set_exception(exc)
-                else:
-                    fut.cancel()
-            fut.exception() if not fut.cancelled() else None  # mark retrieved
-            raise
-        else:
-            ttl = self._ttl_dns_cache
-            self._cached[key] = (results, loop.time() + ttl if ttl else None)
-            fut.set_result(results)
-            return results
-        finally:
-            self._resolving.pop(key, None)
+            return await lookup(self._resolver, host, port, self._family, traces)
+        return await self._dns.resolve(host, port, self._family, traces)
 
-    async def _lookup(self, host: str, port: int, traces: Sequence[Trace]) -> list[ResolveResult]:
-        if traces:
-            for trace in traces:
-                await trace.send_dns_resolvehost_start(host)
-        results = await self._resolver.resolve(
-            host, port, family=socket.AddressFamily(self._family)
-        )
-        if traces:
-            for trace in traces:
-                await trace.send_dns_resolvehost_end(host)
-        return results
-
-    # --- connecting ---------------------------------------------------------------------------
-
-    async def _create_connection(
-        self, req: ClientRequest, traces: Sequence[Trace], timeout: ClientTimeout
-    ) -> ResponseProtocol:
-        key = req.connection_key
-        url = req.url
-        host = url.raw_host or ""
-        port = url.port or (443 if req.is_ssl else 80)
+    async def _addr_infos(
+        self, host: str, port: int, key: ConnectionKey, traces: Sequence[Trace]
+    ) -> list[AddrInfoType]:
         try:
             results = await self._resolve_host(host.rstrip(".") or host, port, traces)
         except OSError as exc:
             if isinstance(exc, ConnectionError):
                 raise
             raise ClientConnectorDNSError(key, exc) from exc
-        addr_infos = [_addr_info(r) for r in results]
+        return [_addr_info(r) for r in results]
+
+    # --- connecting ---------------------------------------------------------------------------
+
+    async def _create_connection(
+        self, req: ClientRequest, traces: Sequence[Trace], timeout: ClientTimeout
+    ) -> ResponseProtocol:
+        proxy = req.proxy
+        if proxy is None:
+            url = req.url
+            port = url.port or (443 if req.is_ssl else 80)
+        else:
+            url = proxy
+            port = url.port or (443 if url.scheme == "https" else 80)
+        host = url.raw_host or ""
+        key = req.connection_key
+        addr_infos = await self._addr_infos(host, port, key, traces)
         loop = asyncio.get_running_loop()
         when = deadline_at(loop, timeout.sock_connect, timeout.ceil_threshold)
         deadline = Deadline(loop, when) if when is not None else None
         try:
             if deadline is not None:
                 with deadline:
-                    return await self._connect_socket(req, key, addr_infos, host)
-            return await self._connect_socket(req, key, addr_infos, host)
+                    return await self._connect(req, key, addr_infos, proxy)
+            return await self._connect(req, key, addr_infos, proxy)
         except asyncio.TimeoutError as exc:
             if deadline is not None and deadline.expired:
                 raise ConnectionTimeoutError(f"Connection timeout to host {host}:{port}") from exc
@@ -672,54 +662,145 @@ class TCPConnector(BaseConnector):
             if deadline is not None:
                 deadline.cancel()
 
-    async def _connect_socket(
-        self, req: ClientRequest, key: ConnectionKey, addr_infos: list[AddrInfoType], host: str
+    async def _connect(
+        self,
+        req: ClientRequest,
+        key: ConnectionKey,
+        addr_infos: list[AddrInfoType],
+        proxy: URL | None,
     ) -> ResponseProtocol:
+        if proxy is not None:
+            return await self._connect_via_proxy(req, key, addr_infos, proxy)
+        sock = await self._open_socket(key, addr_infos, ClientConnectorError)
+        if not req.is_ssl:
+            return (await self._wrap(sock, key, self._factory, ClientConnectorError))[1]
+        ssl_arg = self._ssl_for(req)
+        _, protocol = await self._wrap(
+            sock,
+            key,
+            self._factory,
+            ClientConnectorError,
+            ssl_context_for(ssl_arg),
+            req.server_hostname or req.host.rstrip("."),
+        )
+        self._after_tls(protocol, ssl_arg, req)
+        return protocol
+
+    async def _connect_via_proxy(
+        self, req: ClientRequest, key: ConnectionKey, addr_infos: list[AddrInfoType], proxy: URL
+    ) -> ResponseProtocol:
+        """An http:// proxy takes absolute-form requests for http targets on this connection;
+        https targets get a CONNECT tunnel with TLS to the origin inside it. An https:// proxy
+        is the same behind TLS to the proxy (so TLS inside TLS for https targets)."""
+        proxy_auth = req.proxy_auth
+        if proxy.raw_user is not None:  # a ClientRequest made by hand, not by the session
+            proxy, proxy_auth = prepare_proxy(proxy, proxy_auth)
+        ssl_arg = self._ssl_for(req)
+        proxy_tls = ssl_context_for(ssl_arg) if proxy.scheme == "https" else None
+        proxy_host = (proxy.raw_host or "").rstrip(".") if proxy_tls is not None else None
+        sock = await self._open_socket(key, addr_infos, ClientProxyConnectionError)
+        error = ClientProxyConnectionError
+        if not req.is_ssl:
+            _, protocol = await self._wrap(sock, key, self._factory, error, proxy_tls, proxy_host)
+            if proxy_tls is not None:
+                self._after_tls(protocol, None, req)
+            return protocol
         loop = asyncio.get_running_loop()
+        transport, tunnel = await self._wrap(
+            sock, key, lambda: TunnelProtocol(loop), error, proxy_tls, proxy_host
+        )
+        await open_tunnel(tunnel, key, req.url, proxy, proxy_auth, req.proxy_headers)
+        return await self._start_tls(transport, req, key, ssl_arg)
+
+    def _ssl_for(self, req: ClientRequest) -> SSLArg:
+        return req.ssl if req.ssl is not True else self._ssl
+
+    async def _open_socket(
+        self,
+        key: ConnectionKey,
+        addr_infos: list[AddrInfoType],
+        error: type[ClientConnectorError],
+    ) -> socket.socket:
         try:
-            sock = await aiohappyeyeballs.start_connection(
+            return await aiohappyeyeballs.start_connection(
                 addr_infos,
                 local_addr_infos=self._local_addr_infos,
                 happy_eyeballs_delay=self._happy_eyeballs_delay,
                 interleave=self._interleave,
-                loop=loop,
+                loop=asyncio.get_running_loop(),
                 socket_factory=self._socket_factory,
             )
         except OSError as exc:
             if exc.errno is None and isinstance(exc, asyncio.TimeoutError):
                 raise
-            raise ClientConnectorError(key, exc) from exc
-        sslcontext = None
-        server_hostname = None
-        ssl_arg = req.ssl if req.ssl is not True else self._ssl
-        if req.is_ssl:
-            sslcontext = ssl_context_for(ssl_arg)
-            server_hostname = req.server_hostname or host.rstrip(".")
+            raise error(key, exc) from exc
+
+    async def _wrap(
+        self,
+        sock: socket.socket,
+        key: ConnectionKey,
+        factory: Callable[[], _P],
+        error: type[ClientConnectorError],
+        sslcontext: SSLContext | None = None,
+        server_hostname: str | None = None,
+    ) -> tuple[asyncio.Transport, _P]:
+        """The connected socket as a transport (after the TLS handshake, with *sslcontext*)."""
+        loop = asyncio.get_running_loop()
         try:
-            _, protocol = await loop.create_connection(
-                self._factory,
-                sock=sock,
-                ssl=sslcontext,
-                server_hostname=server_hostname,
+            return await loop.create_connection(
+                factory, sock=sock, ssl=sslcontext, server_hostname=server_hostname
             )
         except BaseException as exc:
             sock.close()
-            mapped = tls_error(key, exc)
-            if mapped is not None:
-                raise mapped from exc
-            if isinstance(exc, OSError) and not isinstance(exc, asyncio.TimeoutError):
-                raise ClientConnectorError(key, exc) from exc
-            raise
-        if isinstance(ssl_arg, Fingerprint) and req.is_ssl:
-            transport = protocol.transport
+            raise connect_error(key, exc, error) from exc
+
+    async def _start_tls(
+        self, transport: asyncio.Transport, req: ClientRequest, key: ConnectionKey, ssl_arg: SSLArg
+    ) -> ResponseProtocol:
+        """TLS to the origin over an open tunnel (which may itself run over TLS to the proxy)."""
+        loop = asyncio.get_running_loop()
+        protocol = self._factory()
+        try:
+            tls_transport = await loop.start_tls(
+                transport,
+                protocol,
+                ssl_context_for(ssl_arg),
+                server_hostname=req.server_hostname or req.host.rstrip("."),
+            )
+        except BaseException as exc:
+            transport.abort()
+            if isinstance(exc, TypeError):  # asyncio before 3.11 has no TLS over a TLS transport
+                raise ClientConnectionError(
+                    "An https:// proxy to an https:// origin needs Python 3.11 or later"
+                ) from exc
+            raise connect_error(key, exc, ClientConnectorError) from exc
+        if tls_transport is None:
+            raise ClientConnectorError(key, ConnectionResetError("Tunnel closed during TLS setup"))
+        # start_tls leaves connection_made to the caller.
+        protocol.connection_made(tls_transport)
+        self._after_tls(protocol, ssl_arg, req)
+        return protocol
+
+    def _after_tls(
+        self, protocol: ResponseProtocol, ssl_arg: SSLArg | None, req: ClientRequest
+    ) -> None:
+        transport = protocol.transport
+        if isinstance(ssl_arg, Fingerprint):
             ssl_obj = transport.get_extra_info("ssl_object") if transport is not None else None
             der = ssl_obj.getpeercert(binary_form=True) if ssl_obj is not None else None
             try:
-                ssl_arg.check(der, host, int(req.url.port or 443))
+                ssl_arg.check(der, req.host, int(req.url.port or 443))
             except BaseException:
                 protocol.abort()
                 raise
-        return protocol
+        if self._enable_cleanup_closed and CLEANUP_CLOSED_NEEDED:
+            reaper = self._reaper
+            if reaper is None:
+                reaper = self._reaper = ClosingTLSReaper(asyncio.get_running_loop())
+            reaper.track(protocol)
+
+
+_P = TypeVar("_P", bound=asyncio.BaseProtocol)
 
 
 def _addr_info(r: ResolveResult) -> AddrInfoType:

@@ -167,6 +167,8 @@ class ClientRequest:
         self._auth = auth
         if auth is not None:
             self.headers[hdrs.AUTHORIZATION] = auth.encode()
+        if proxy is not None and not self.is_ssl:
+            self._add_proxy_headers(proxy_auth)
         self.compress = self._check_compress(compress) if compress else None
         self.chunked = self._check_chunked(chunked) if chunked else chunked
         self._expect100 = expect100 or (self.headers.get(hdrs.EXPECT, "").lower() == "100-continue")
@@ -204,6 +206,17 @@ class ClientRequest:
         if hdrs.USER_AGENT not in result and "user-agent" not in skip:
             result[hdrs.USER_AGENT] = _USER_AGENT
         return result
+
+    def _add_proxy_headers(self, proxy_auth: BasicAuth | None) -> None:
+        # An absolute-form request goes to the proxy itself (RFC 9112 §3.2.2), so the proxy's
+        # headers ride on it; https targets send them on the CONNECT instead, never inside the
+        # tunnel. In the head of every request, because a pooled proxy connection may serve it.
+        if self.proxy_headers:
+            for name, value in self.proxy_headers.items():
+                if name not in self.headers:
+                    self.headers.add(name, value)
+        if proxy_auth is not None:
+            self.headers[hdrs.PROXY_AUTHORIZATION] = proxy_auth.encode()
 
     def _update_cookies(self, cookies: Any) -> None:
         from http.cookies import BaseCookie, Morsel, SimpleCookie

@@ -1,18 +1,21 @@
-"""Name resolution: ThreadedResolver (getaddrinfo in the executor) and AsyncResolver (aiodns).
-
-The DNS cache itself lives in the connector (TCPConnector.cached_hosts), which knows the TTL and
-shares one lookup between concurrent requests for the same host.
+"""Name resolution: ThreadedResolver (getaddrinfo in the executor), AsyncResolver (aiodns), and
+the connector's DNS cache (TTL, a size bound, one lookup shared by concurrent requests).
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Any
+from collections.abc import Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from .abc import AbstractResolver, ResolveResult
 
-__all__ = ("AsyncResolver", "DefaultResolver", "ThreadedResolver")
+if TYPE_CHECKING:
+    from .tracing import Trace
+
+__all__ = ("AsyncResolver", "DNSCache", "DefaultResolver", "ThreadedResolver")
 
 _NUMERIC_FLAGS = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
 
@@ -122,3 +125,101 @@ class AsyncResolver(AbstractResolver):
 
 
 DefaultResolver = ThreadedResolver
+
+
+_CacheKey = tuple[str, int]
+
+
+class DNSCache:
+    """Resolved addresses per (host, port), kept for ``ttl`` seconds (None: until evicted).
+
+    Bounded: past ``max_size`` entries the least recently used one goes, so a client that
+    talks to many hosts (a crawler) does not grow without limit. Concurrent requests for a host
+    that is not cached share one lookup; it runs as its own task, so a cancelled first caller
+    does not fail the others, and its result is cached even if every caller gave up.
+    """
+
+    __slots__ = ("_entries", "_max_size", "_resolver", "_resolving", "_ttl")
+
+    def __init__(self, resolver: AbstractResolver, ttl: float | None, max_size: int = 1024) -> None:
+        self._resolver = resolver
+        self._ttl = ttl
+        self._max_size = max_size
+        self._entries: dict[_CacheKey, tuple[list[ResolveResult], float | None]] = {}
+        self._resolving: dict[_CacheKey, asyncio.Task[list[ResolveResult]]] = {}
+
+    def hosts(self) -> MappingProxyType[_CacheKey, list[ResolveResult]]:
+        return MappingProxyType({key: entry[0] for key, entry in self._entries.items()})
+
+    def clear(self, host: str | None = None, port: int | None = None) -> None:
+        if host is not None and port is not None:
+            self._entries.pop((host, port), None)
+        elif host is not None or port is not None:
+            raise ValueError("either both host and port or none of them are allowed")
+        else:
+            self._entries.clear()
+
+    def close(self) -> None:
+        for task in self._resolving.values():
+            task.cancel()
+        self._resolving.clear()
+
+    async def resolve(
+        self, host: str, port: int, family: int, traces: Sequence[Trace] = ()
+    ) -> list[ResolveResult]:
+        key = (host, port)
+        loop = asyncio.get_running_loop()
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            results, expires = entry
+            if expires is None or loop.time() < expires:
+                self._entries[key] = entry  # re-inserted last: the most recently used
+                if traces:
+                    for trace in traces:
+                        await trace.send_dns_cache_hit(host)
+                return results
+        if traces:
+            for trace in traces:
+                await trace.send_dns_cache_miss(host)
+        task = self._resolving.get(key)
+        if task is None:
+            task = loop.create_task(self._lookup(key, family, traces))
+            self._resolving[key] = task
+            task.add_done_callback(_retrieve)
+        # shield: one caller's cancellation must not cancel the lookup the others wait for.
+        return await asyncio.shield(task)
+
+    async def _lookup(
+        self, key: _CacheKey, family: int, traces: Sequence[Trace]
+    ) -> list[ResolveResult]:
+        try:
+            results = await lookup(self._resolver, key[0], key[1], family, traces)
+        finally:
+            self._resolving.pop(key, None)
+        ttl = self._ttl
+        expires = asyncio.get_running_loop().time() + ttl if ttl is not None else None
+        entries = self._entries
+        entries[key] = (results, expires)
+        if len(entries) > self._max_size:
+            del entries[next(iter(entries))]
+        return results
+
+
+def _retrieve(task: asyncio.Task[list[ResolveResult]]) -> None:
+    # A lookup whose callers were all cancelled still ends; its error is nobody's to log.
+    if not task.cancelled():
+        task.exception()
+
+
+async def lookup(
+    resolver: AbstractResolver, host: str, port: int, family: int, traces: Sequence[Trace] = ()
+) -> list[ResolveResult]:
+    """One query to *resolver*, between the dns_resolvehost trace signals."""
+    if traces:
+        for trace in traces:
+            await trace.send_dns_resolvehost_start(host)
+    results = await resolver.resolve(host, port, family=socket.AddressFamily(family))
+    if traces:
+        for trace in traces:
+            await trace.send_dns_resolvehost_end(host)
+    return results

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import ssl
+import sys
 import warnings
-from typing import Final, Union
+from typing import Final, Protocol, Union
 
 from .exceptions import (
     ClientConnectorCertificateError,
@@ -15,8 +17,19 @@ from .exceptions import (
     ConnectionKey,
     ServerFingerprintMismatch,
 )
+from .helpers import sentinel
 
-__all__ = ("Fingerprint", "SSLArg", "resolve_ssl_arg", "ssl_context_for", "tls_error")
+__all__ = (
+    "CLEANUP_CLOSED_NEEDED",
+    "ClosingTLSReaper",
+    "Fingerprint",
+    "SSLArg",
+    "connect_error",
+    "resolve_ssl_arg",
+    "shutdown_timeout_arg",
+    "ssl_context_for",
+    "tls_error",
+)
 
 
 class Fingerprint:
@@ -114,6 +127,35 @@ def resolve_ssl_arg(
     return ssl_arg
 
 
+def connect_error(
+    key: ConnectionKey, exc: BaseException, error: type[ClientConnectorError]
+) -> BaseException:
+    """The documented error for a failed connect or TLS handshake (or *exc* itself)."""
+    mapped = tls_error(key, exc)
+    if mapped is not None:
+        return mapped
+    if isinstance(exc, OSError) and not isinstance(exc, asyncio.TimeoutError):
+        return error(key, exc)
+    return exc
+
+
+def shutdown_timeout_arg(value: object) -> float:
+    if value is sentinel:
+        return 0.0
+    warnings.warn(
+        "ssl_shutdown_timeout is deprecated and will be removed", DeprecationWarning, stacklevel=3
+    )
+    timeout = float(value)  # type: ignore[arg-type]
+    if timeout and sys.version_info < (3, 11):
+        warnings.warn(
+            "ssl_shutdown_timeout > 0 needs Python 3.11+; TLS connections are aborted on close",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return 0.0
+    return timeout
+
+
 def tls_error(key: ConnectionKey, exc: BaseException) -> ClientConnectorError | None:
     """Map a TLS failure to its documented class, or None if *exc* is not a TLS error."""
     if isinstance(exc, ssl.CertificateError):
@@ -121,3 +163,67 @@ def tls_error(key: ConnectionKey, exc: BaseException) -> ClientConnectorError | 
     if isinstance(exc, ssl.SSLError):
         return ClientConnectorSSLError(key, exc)
     return None
+
+
+# CPython 3.12.7 and 3.13.1 stopped leaking SSL transports whose peer never completes the
+# close_notify exchange; before them, enable_cleanup_closed=True has the connector end them.
+_PYTHON: Final = sys.version_info[:3]
+CLEANUP_CLOSED_NEEDED: Final = _PYTHON < (3, 12, 7) or (3, 13, 0) <= _PYTHON < (3, 13, 1)
+
+
+class _TLSConnection(Protocol):
+    @property
+    def transport(self) -> asyncio.Transport | None: ...
+    @property
+    def closed(self) -> asyncio.Future[None]: ...
+
+
+class ClosingTLSReaper:
+    """Aborts TLS transports that were asked to close but are still open a period later.
+
+    Some servers never answer our close_notify; the transport then waits on them. Every
+    ``period`` seconds (while any TLS connection is open) a transport seen closing at the
+    previous tick is aborted: the socket goes between one and two periods after close().
+    """
+
+    period: float = 2.0
+
+    __slots__ = ("_handle", "_loop", "_open", "_suspects")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._open: set[_TLSConnection] = set()
+        self._suspects: set[_TLSConnection] = set()
+        self._handle: asyncio.TimerHandle | None = None
+
+    def track(self, connection: _TLSConnection) -> None:
+        self._open.add(connection)
+        connection.closed.add_done_callback(lambda _: self._forget(connection))
+        if self._handle is None:
+            self._handle = self._loop.call_later(self.period, self._tick)
+
+    def _forget(self, connection: _TLSConnection) -> None:
+        self._open.discard(connection)
+        self._suspects.discard(connection)
+
+    def _tick(self) -> None:
+        self._handle = None
+        suspects: set[_TLSConnection] = set()
+        for connection in list(self._open):
+            transport = connection.transport
+            if transport is None or not transport.is_closing():
+                continue
+            if connection in self._suspects:
+                transport.abort()
+            else:
+                suspects.add(connection)
+        self._suspects = suspects
+        if self._open:
+            self._handle = self._loop.call_later(self.period, self._tick)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._open.clear()
+        self._suspects.clear()
