@@ -34,6 +34,7 @@ from .exceptions import (
 from .helpers import sentinel
 from .http1 import HttpVersion, HttpVersion11
 from .middlewares import ClientHandlerType, ClientMiddlewareType, build_chain
+from .proxy import EnvProxies, ProxyInfo, prepare_proxy
 from .request import IDEMPOTENT_METHODS, ClientRequest
 from .response import ClientResponse, _location
 from .timeouts import (
@@ -476,12 +477,8 @@ class ClientSession:
         plan.ssl = ssl
         plan.server_hostname = server_hostname
         plan.proxy_headers = proxy_headers
-        if proxy is None:
-            plan.proxy = self._default_proxy
-            plan.proxy_auth = proxy_auth if proxy_auth is not None else self._default_proxy_auth
-        else:
-            plan.proxy = URL(proxy) if isinstance(proxy, str) else proxy
-            plan.proxy_auth = proxy_auth
+        if proxy is not None or self._default_proxy is not None or self._trust_env:
+            self._choose_proxy(plan, url, proxy, proxy_auth)
         real_timeout = plan.timeout = self._request_timeout(timeout)
         options = self._options(
             read_bufsize, auto_decompress, max_line_size, max_field_size, max_headers
@@ -528,6 +525,32 @@ class ClientSession:
             for trace in traces:
                 await trace.send_request_end(method, url, plan.headers, resp)
         return resp
+
+    # The trust_env proxies, read from the environment on the session's first request.
+    _env_proxies: EnvProxies | None = None
+
+    def _choose_proxy(
+        self, plan: _Plan, url: URL, proxy: str | URL | None, proxy_auth: BasicAuth | None
+    ) -> None:
+        """The call's proxy, else the session's, else (trust_env) the environment's."""
+        if proxy is None and self._default_proxy is not None:
+            proxy = self._default_proxy
+            if proxy_auth is None:
+                proxy_auth = self._default_proxy_auth
+        if proxy is not None:
+            plan.proxy, plan.proxy_auth = prepare_proxy(proxy, proxy_auth)
+            return
+        found = self._env_proxy_for(url)
+        if found is not None:
+            plan.proxy = found[0]
+            plan.proxy_auth = proxy_auth if proxy_auth is not None else found[1]
+
+    def _env_proxy_for(self, url: URL) -> ProxyInfo | None:
+        """The environment's proxy for *url* (None: go direct), read once per session."""
+        env = self._env_proxies
+        if env is None:
+            env = self._env_proxies = EnvProxies.from_environment()
+        return env.for_url(url)
 
     def _auth_for(self, url: URL, auth: BasicAuth | None) -> BasicAuth | None:
         if url.user or url.password:
