@@ -68,6 +68,7 @@ class ClientWebSocketResponse:
         "_closing_notice",
         "_compress",
         "_deflate",
+        "_direct",
         "_discard",
         "_exception",
         "_flush_handle",
@@ -144,6 +145,7 @@ class ClientWebSocketResponse:
         self._exception: BaseException | None = None
         self._out: list[bytes] = []
         self._out_size = 0
+        self._direct = True  # the next frame may be written at once (see _send)
         self._flush_handle: asyncio.Handle | None = None
         self._queued = 0
         self._reading_paused = False
@@ -246,17 +248,29 @@ class ClientWebSocketResponse:
         if not self._writable:
             raise ClientConnectionResetError("Cannot write to closing transport")
         frame = self._writer.frame(opcode, payload, compress)
-        self._out.append(frame)
-        size = self._out_size = self._out_size + len(frame)
-        if size < _FLUSH_AT:
+        out = self._out
+        if not out:
+            if self._direct:
+                # The first frame since the loop last ran goes out at once (a request-reply
+                # exchange pays no extra loop iteration); the burst that may follow it in the
+                # same iteration is collected and written together.
+                self._direct = False
+                transport = self._protocol.transport
+                if transport is not None and not transport.is_closing():
+                    transport.write(frame)
+                return self._protocol._paused_writing
             if self._flush_handle is None:
                 self._flush_handle = self._loop.call_soon(self._flush_soon)
+        out.append(frame)
+        size = self._out_size = self._out_size + len(frame)
+        if size < _FLUSH_AT:
             return False
         self._flush()
         return self._protocol._paused_writing
 
     def _flush_soon(self) -> None:
         self._flush_handle = None
+        self._direct = True
         self._flush()
 
     def _flush(self) -> None:
@@ -351,6 +365,7 @@ class ClientWebSocketResponse:
                 if self._reading_paused:
                     self._reading_paused = False
                     self._protocol.resume_reading()
+                self._direct = True
                 waiter = self._waiter = self._loop.create_future()
                 try:
                     await waiter
@@ -373,6 +388,7 @@ class ClientWebSocketResponse:
     # --- the connection's events ----------------------------------------------------------------
 
     def _on_data(self, data: bytes) -> None:
+        self._direct = True
         if self._heartbeat is not None:
             self._last_data = self._loop.time()
         messages = self._messages
