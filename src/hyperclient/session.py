@@ -9,6 +9,7 @@ import json as _json
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
+from http.cookies import BaseCookie, CookieError, Morsel, SimpleCookie
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
@@ -25,16 +26,25 @@ from .exceptions import (
     ClientError,
     ClientOSError,
     InvalidUrlClientError,
-    InvalidUrlRedirectClientError,
     NonHttpUrlClientError,
-    NonHttpUrlRedirectClientError,
+    RedirectClientError,
     ServerDisconnectedError,
     TooManyRedirects,
 )
 from .helpers import sentinel
 from .http1 import HttpVersion, HttpVersion11
 from .middlewares import ClientHandlerType, ClientMiddlewareType, build_chain
+from .netrc import netrc_auth_for
 from .proxy import EnvProxies, ProxyInfo, prepare_proxy
+from .redirects import (
+    BODY_HEADERS,
+    CREDENTIAL_HEADERS,
+    REDIRECT_STATUSES,
+    drops_body,
+    location_of,
+    redirect_url,
+    same_origin,
+)
 from .request import IDEMPOTENT_METHODS, ClientRequest
 from .response import ClientResponse, _location
 from .timeouts import (
@@ -55,7 +65,8 @@ __all__ = ("ClientSession", "request")
 
 _HTTP_SCHEMES: Final = frozenset(("http", "https"))
 _WS_SCHEMES: Final = frozenset(("ws", "wss"))
-_REDIRECTS: Final = frozenset((301, 302, 303, 307, 308))
+# Redirect bodies up to this size are read so their connection can be reused.
+_REDIRECT_BODY_LIMIT: Final = 64 * 1024
 _TCHAR: Final = frozenset(
     "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
@@ -498,8 +509,9 @@ class ClientSession:
             Deadline(loop, when, self._deadlines) if when is not None else NO_DEADLINE
         )
         if traces:
+            req_url = url.extend_query(params) if params else url
             for trace in traces:
-                await trace.send_request_start(method, url, plan.headers)
+                await trace.send_request_start(method, req_url, plan.headers)
         try:
             with timer:
                 resp = await self._run_hops(plan)
@@ -513,7 +525,7 @@ class ClientSession:
             timer.cancel()
             if traces:
                 for trace in traces:
-                    await trace.send_request_exception(method, url, plan.headers, exc)
+                    await trace.send_request_exception(plan.method, plan.url, plan.headers, exc)
             if isinstance(exc, OSError) and not isinstance(
                 exc, (ClientError, asyncio.TimeoutError)
             ):
@@ -523,7 +535,7 @@ class ClientSession:
             timer.cancel()
         if traces:
             for trace in traces:
-                await trace.send_request_end(method, url, plan.headers, resp)
+                await trace.send_request_end(resp.method, resp.url, plan.headers, resp)
         return resp
 
     # The trust_env proxies, read from the environment on the session's first request.
@@ -553,18 +565,23 @@ class ClientSession:
         return env.for_url(url)
 
     def _auth_for(self, url: URL, auth: BasicAuth | None) -> BasicAuth | None:
-        if url.user or url.password:
+        """The Basic credentials the first hop carries: the call's, else the session's; None
+        when the URL carries its own (``_make_request`` takes them out of the URL)."""
+        if url.raw_user is not None or url.raw_password is not None:
             if auth is not None:
                 raise ValueError("Cannot combine AUTH argument with credentials encoded in URL")
-            return None  # the request takes them from the URL
-        # The session's auth goes only to base_url's origin when base_url is set.
-        if (
-            auth is None
-            and self._default_auth is not None
-            and (self._base_url is None or url.origin() == self._base_url.origin())
-        ):
-            return self._default_auth
+            return None
+        if auth is None:
+            return self._session_auth_for(url)
         return auth
+
+    def _session_auth_for(self, url: URL) -> BasicAuth | None:
+        # The reference: with base_url set, the session's auth goes only to base_url's origin.
+        auth = self._default_auth
+        if auth is None:
+            return None
+        base = self._base_url
+        return auth if base is None or same_origin(url, base) else None
 
     async def _run_hops(self, plan: _Plan) -> ClientResponse:
         """Send, and follow redirects: each hop runs the middleware chain once."""
@@ -580,7 +597,7 @@ class ClientSession:
                     resp = await self._send_once(req, plan.timeout, plan.traces)
                 if history:
                     resp._history = tuple(history)
-                if not (plan.allow_redirects and resp.status in _REDIRECTS):
+                if not (plan.allow_redirects and resp.status in REDIRECT_STATUSES):
                     return resp
                 if not await self._prepare_redirect(plan, req, resp, history):
                     return resp
@@ -595,17 +612,33 @@ class ClientSession:
             raise NonHttpUrlClientError(url)
         if not url.raw_host:
             raise InvalidUrlClientError(url)
+        headers = plan.headers
         auth = plan.auth
-        if url.user or url.password:
+        if url.raw_user is not None or url.raw_password is not None:
             url, url_auth = strip_auth_from_url(url)
-            auth = auth or url_auth
+            if url_auth is not None:
+                auth = url_auth  # a redirect's Location may carry credentials of its own
+        if auth is not None:
+            if not redirected and hdrs.AUTHORIZATION in headers:
+                raise ValueError(
+                    "Cannot combine AUTHORIZATION header with AUTH argument or credentials "
+                    "encoded in URL"
+                )
+        elif self._trust_env and hdrs.AUTHORIZATION not in headers:
+            auth = self._netrc_auth(url)
+        cookies = plan.cookies
         jar = self._cookie_jar
-        cookies = plan.cookies if self._jar_is_empty(jar) else self._cookies_for(url, plan.cookies)
+        if not self._jar_is_empty(jar) or (cookies and not jar.quote_cookie):
+            cookies = self._cookies_for(url, cookies)
+        if redirected or cookies:
+            # The request writes Cookie (and more) into the headers it is given; the next hop
+            # must start from the caller's headers, not from this hop's Cookie line.
+            headers = headers.copy()
         req = self._request_class(
             plan.method,
             url,
             params=plan.params,
-            headers=plan.headers.copy() if redirected else plan.headers,
+            headers=headers,
             skip_auto_headers=plan.skip,
             data=plan.data,
             cookies=cookies,
@@ -637,62 +670,80 @@ class ClientSession:
         history: list[ClientResponse],
     ) -> bool:
         """Update *plan* for the hop after *resp*; False if there is nowhere to go."""
-        location = resp.headers.get(hdrs.LOCATION) or resp.headers.get(hdrs.URI)
+        location = location_of(resp.status, resp.headers)
         if location is None:
-            return False
+            return False  # a 3xx without Location is the final answer
         if plan.traces:
             for trace in plan.traces:
-                await trace.send_request_redirect(plan.method, plan.url, plan.headers, resp)
+                await trace.send_request_redirect(req.method, req.url, plan.headers, resp)
         history.append(resp)
+        await self._finish_redirect_body(resp)
+        # SUPPLEMENT.md: max_redirects=N fails when the N-th redirect arrives.
         if len(history) >= plan.max_redirects:
-            resp.release()
             raise TooManyRedirects(
-                resp.request_info, tuple(history), status=resp.status, message=resp.reason or ""
+                history[0].request_info,
+                tuple(history),
+                status=resp.status,
+                message=resp.reason or "",
             )
-        new_url = self._redirect_url(plan.url, location)
-        resp.release()
+        new_url = redirect_url(resp.url, location, requote=self._requote_redirect_url)
         headers = plan.headers = plan.headers.copy()
-        if (resp.status == 303 and plan.method != hdrs.METH_HEAD) or (
-            resp.status in (301, 302) and plan.method == hdrs.METH_POST
-        ):
-            # RFC 9110 §15.4.4 (and the browsers' practice for 301/302 POST): GET, no body.
+        headers.popall(hdrs.HOST, None)
+        if drops_body(resp.status, plan.method):
             plan.method = hdrs.METH_GET
             plan.data = None
+            plan.compress = plan.chunked = None
+            plan.expect100 = False
             await req.close_body()
-            for name in (hdrs.CONTENT_LENGTH, hdrs.CONTENT_TYPE, hdrs.TRANSFER_ENCODING):
+            for name in BODY_HEADERS:
                 headers.popall(name, None)
-        elif plan.data is not None and req._body is not None:
-            plan.data = req._body  # 307/308 keep method and body (RFC 9110 §15.4.8)
-        if plan.url.origin() != new_url.origin():
-            # Credentials never follow a redirect to another origin.
-            plan.auth = None
-            plan.cookies = None
-            for name in (hdrs.AUTHORIZATION, hdrs.COOKIE, hdrs.PROXY_AUTHORIZATION):
-                headers.popall(name, None)
-        headers.popall(hdrs.HOST, None)
+        elif req._body is not None:
+            plan.data = self._replayable_body(req, resp)
+        self._carry_credentials(plan, new_url)
         plan.url = new_url
-        plan.params = None  # params apply to the first hop only
+        plan.params = None  # the reference: params apply to the first hop only
         return True
 
-    def _redirect_url(self, url: URL, location: str) -> URL:
-        try:
-            target = URL(location, encoded=not self._requote_redirect_url)
-        except ValueError as exc:
-            raise InvalidUrlRedirectClientError(
-                location, "Server attempted redirecting to an invalid URL"
-            ) from exc
-        scheme = target.scheme
-        if scheme and scheme not in _HTTP_SCHEMES:
-            raise NonHttpUrlRedirectClientError(target)
-        if not target.absolute:
-            target = url.join(target)
-        if not target.raw_host:
-            raise InvalidUrlRedirectClientError(location, "Redirect URL has no host")
-        return (
-            target.with_fragment(None)
-            if target.raw_fragment is not None and not target.fragment
-            else target
-        )
+    async def _finish_redirect_body(self, resp: ClientResponse) -> None:
+        """Read a small redirect body to its end so its connection goes back to the pool;
+        close the connection instead when the body is large or of unknown length, since
+        reading it only to save a connection costs more than a new one."""
+        if not resp.content.is_eof():
+            length = resp.content_length
+            if length is not None and length <= _REDIRECT_BODY_LIMIT:
+                try:
+                    await resp.read()  # kept: history[i].read() still gives the body
+                except ClientError:
+                    return  # read() closed the connection; the redirect itself is intact
+        resp.release()
+
+    @staticmethod
+    def _replayable_body(req: ClientRequest, resp: ClientResponse) -> Any:
+        """The body for a 307/308 hop (RFC 9110 §15.4.8: same method, same content)."""
+        body = req._body
+        if body is not None and body.consumed:
+            raise RedirectClientError(
+                f"Cannot follow the {resp.status} redirect to {resp.headers.get(hdrs.LOCATION)}: "
+                f"it needs the request body again, and the {type(body).__name__} was already "
+                "sent; pass bytes or a seekable file to allow it"
+            )
+        return body
+
+    def _carry_credentials(self, plan: _Plan, new_url: URL) -> None:
+        """Keep the credentials for a hop to the same origin; drop them for another origin
+        (RFC 9110 §15.4: a redirect must not leak them). The jar still adds the cookies it
+        holds for the new origin, and base_url's origin gets the session's auth back."""
+        old_url = plan.url
+        if same_origin(old_url, new_url):
+            if plan.auth is None and old_url.raw_user is not None:
+                plan.auth = BasicAuth.from_url(old_url)
+            return
+        plan.cookies = None
+        headers = plan.headers
+        for name in CREDENTIAL_HEADERS:
+            headers.popall(name, None)
+        base = self._base_url
+        plan.auth = self._default_auth if base is not None and same_origin(new_url, base) else None
 
     def _send_once_factory(self, plan: _Plan) -> ClientHandlerType:
         timeout, traces = plan.timeout, plan.traces
@@ -743,8 +794,23 @@ class ClientSession:
             raise
         await resp.start(conn)
         if resp._has_header(b"\r\nset-cookie:"):
-            self._cookie_jar.update_cookies(resp.cookies, resp.url)
+            self._store_cookies(resp)
         return resp
+
+    def _store_cookies(self, resp: ClientResponse) -> None:
+        """Give the jar every Set-Cookie line on its own: resp.cookies keeps one cookie per
+        name, but cookies of one name with different Path or Domain are different cookies
+        (RFC 6265 §5.3 step 11) and the jar must keep them all."""
+        pairs: list[tuple[str, Morsel[str]]] = []
+        for line in resp.headers.getall(hdrs.SET_COOKIE, ()):
+            parsed: SimpleCookie = SimpleCookie()
+            try:
+                parsed.load(line)
+            except CookieError:
+                continue  # one malformed line must not cost the others (RFC 6265 §5.2)
+            pairs.extend(parsed.items())
+        if pairs:
+            self._cookie_jar.update_cookies(pairs, resp.url)
 
     async def _check_status(self, resp: ClientResponse, override: Any) -> None:
         check = self._raise_for_status if override is None else override
@@ -839,15 +905,27 @@ class ClientSession:
         return bool(is_empty()) if is_empty is not None else not len(jar)
 
     def _cookies_for(self, url: URL, request_cookies: Any) -> Any:
-        jar = self._cookie_jar
-        filtered = jar.filter_cookies(url)
+        """The jar's cookies for *url* with the call's own on top (they win on a name clash and
+        are never stored). The jar's filter_cookies result follows its quote_cookie setting, so
+        a plain value assigned into it is quoted, or not, the same way as the jar's own."""
+        filtered = self._cookie_jar.filter_cookies(url)
         if request_cookies:
-            # Per-request cookies win over the jar's and are never stored in it.
-            for name, value in (
+            pairs = (
                 request_cookies.items() if hasattr(request_cookies, "items") else request_cookies
-            ):
-                filtered[name] = value
+            )
+            for name, value in pairs:
+                if isinstance(value, BaseCookie):
+                    for morsel in value.values():
+                        filtered[morsel.key] = morsel
+                else:
+                    filtered[name] = value
         return filtered if len(filtered) else None
+
+    def _netrc_auth(self, url: URL) -> BasicAuth | None:
+        """trust_env: the .netrc entry for the host (netrc.py keeps the parsed file until it
+        changes, so this is a stat, not a read, per request)."""
+        host = url.host
+        return netrc_auth_for(host) if host else None
 
     def _make_traces(self, trace_request_ctx: Any) -> list[Trace]:
         from .tracing import Trace
