@@ -630,9 +630,10 @@ class ClientSession:
         jar = self._cookie_jar
         if not self._jar_is_empty(jar) or (cookies and not jar.quote_cookie):
             cookies = self._cookies_for(url, cookies)
-        if redirected or cookies:
-            # The request writes Cookie (and more) into the headers it is given; the next hop
-            # must start from the caller's headers, not from this hop's Cookie line.
+        if redirected or cookies or plan.middlewares:
+            # The request writes Cookie (and more) into the headers it is given, and a
+            # middleware may add headers meant for this hop's origin only: the next hop must
+            # start from the caller's headers, not from this hop's.
             headers = headers.copy()
         req = self._request_class(
             plan.method,
