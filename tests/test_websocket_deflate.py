@@ -131,7 +131,7 @@ def test_one_off_window_keeps_a_shared_inflater_in_step() -> None:
     inflater = zlib.decompressobj(-15)
     messages = [b"alpha " * 50, b"beta " * 50, b"alpha " * 50, b"gamma alpha beta " * 20]
     windows = [None, 9, None, None]
-    for message, window in zip(messages, windows):
+    for message, window in zip(messages, windows, strict=True):
         data = deflater.deflate(message, window)
         assert inflater.decompress(data + b"\x00\x00\xff\xff") == message
 

@@ -108,7 +108,7 @@ class WSServer:
             seen.closed.set()
 
     async def _scenario(self, ws: ServerConnection, path: str) -> None:
-        parts = path.strip("/").split("/")
+        parts = path.split("?", 1)[0].strip("/").split("/")
         name = parts[0]
         if name == "echo":
             async for message in ws:
