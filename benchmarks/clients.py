@@ -1,7 +1,7 @@
 """One benchmark run in this process: one client, one scenario, one event loop.
 
 bench.py starts this file once per measurement (pinned to the client CPU) and reads the single
-JSON line it prints: wall time of the scenario, bytes moved and the process's peak RSS.
+JSON line it prints: wall and CPU time of the scenario, bytes moved and the peak RSS.
 
     python clients.py --client aiohttp --scenario seq --loop uvloop --url http://127.0.0.1:8080
     python clients.py --probe hyperclient      # exit 0 if the client can run, else say why
@@ -196,12 +196,12 @@ async def measure(client_name: str, job: Job, want_loop: str) -> dict[str, Any]:
         raise RuntimeError(f"asked for {want_loop} but running on {loop_module}")
     client = open_client(client_name, job.base_url, job.concurrency)
     try:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         moved = await DRIVERS[job.scenario](client, job)
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     finally:
         await client.close()
-    return {"elapsed": elapsed, "requests": job.count, "bytes": moved}
+    return {"elapsed": elapsed, "cpu": cpu, "requests": job.count, "bytes": moved}
 
 
 def run_on(loop_name: str, coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ its own overhead.
 from __future__ import annotations
 
 import asyncio
-from typing import Final
+from typing import Final, cast
 from urllib.parse import urlsplit
 
 _END_OF_HEAD: Final = b"\r\n\r\n"
@@ -46,8 +46,8 @@ class _RawProtocol(asyncio.Protocol):
         self._status = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # uvloop's transports do not subclass asyncio.Transport, hence a cast, not isinstance.
+        self._transport = cast(asyncio.Transport, transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         error = ConnectionError("connection lost")

@@ -8,6 +8,7 @@ import platform
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,16 +36,24 @@ class Sample:
     loop: str
     round: int = 0
     elapsed: float = 0.0
+    cpu: float = 0.0
     requests: int = 0
     bytes: int = 0
     maxrss_kib: int = 0
     error: str = ""
 
     @property
+    def amount(self) -> float:
+        """Requests for req/s scenarios, MiB for MiB/s ones."""
+        return self.requests if UNITS[self.scenario] == "req/s" else self.bytes / MIB
+
+    @property
     def throughput(self) -> float:
-        if UNITS[self.scenario] == "req/s":
-            return self.requests / self.elapsed
-        return self.bytes / MIB / self.elapsed
+        return self.amount / self.elapsed
+
+    @property
+    def cpu_throughput(self) -> float:
+        return self.amount / max(self.cpu, 1e-9)
 
     @property
     def rss_mib(self) -> float:
@@ -56,7 +65,7 @@ class Sample:
             return f"{what} FAILED {self.error}"
         return (
             f"{what} {self.throughput:>9,.0f} {UNITS[self.scenario]}"
-            f"  rss {self.rss_mib:6.1f} MiB  ({self.elapsed:.2f} s)"
+            f"  cpu {self.cpu:5.2f} s  rss {self.rss_mib:6.1f} MiB  ({self.elapsed:.2f} s)"
         )
 
 
@@ -81,37 +90,27 @@ class Settings:
 
 @dataclass(slots=True)
 class Cell:
-    """One client's figures for one scenario on one loop."""
+    """One client's figures for one scenario on one loop, one entry per successful round."""
 
-    throughputs: list[float]
-    rss: list[float]
-    failures: int
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.throughputs)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.throughputs)
-
-    @property
-    def spread(self) -> float:
-        return (max(self.throughputs) - min(self.throughputs)) / 2 / self.median
-
-    @property
-    def rss_median(self) -> float:
-        return statistics.median(self.rss)
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    rss: list[float] = field(default_factory=list)
+    failures: int = 0
 
 
-def _cells(samples: list[Sample]) -> dict[tuple[str, str, str], Cell]:
-    cells: dict[tuple[str, str, str], Cell] = {}
+Key = tuple[str, str, str]
+Pick = Callable[[Cell], list[float]]
+
+
+def _cells(samples: list[Sample]) -> dict[Key, Cell]:
+    cells: dict[Key, Cell] = {}
     for s in samples:
-        cell = cells.setdefault((s.scenario, s.loop, s.client), Cell([], [], 0))
+        cell = cells.setdefault((s.scenario, s.loop, s.client), Cell())
         if s.error:
             cell.failures += 1
         else:
-            cell.throughputs.append(s.throughput)
+            cell.wall.append(s.throughput)
+            cell.cpu.append(s.cpu_throughput)
             cell.rss.append(s.rss_mib)
     return cells
 
@@ -125,22 +124,19 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows)]
 
 
-def _missing(cell: Cell | None, client: str, settings: Settings) -> str:
-    if client in settings.skipped:
+def _missing(cell: Cell | None, client: str, st: Settings) -> str:
+    if client in st.skipped:
         return "skipped"
     return "failed" if cell is not None else "-"
 
 
-def _throughput_cell(cell: Cell | None, base: Cell | None, client: str, st: Settings) -> str:
-    if cell is None or not cell.ok:
-        return _missing(cell, client, st)
-    text = f"{cell.median:,.0f}"
-    if base is not None and base.ok:
-        text += f" ({cell.median / base.median:.2f}x)"
-    text += f" ±{cell.spread * 100:.0f}%"
-    if cell.failures:
-        text += f", {cell.failures} failed"
-    return text
+def _figure(values: list[float], base: list[float], failures: int) -> str:
+    median = statistics.median(values)
+    text = f"{median:,.0f}"
+    if base:
+        text += f" ({median / statistics.median(base):.2f}x)"
+    text += f" ±{(max(values) - min(values)) / 2 / median * 100:.0f}%"
+    return text + (f", {failures} failed" if failures else "")
 
 
 def _verdict(ok: bool | None, detail: str) -> str:
@@ -149,44 +145,65 @@ def _verdict(ok: bool | None, detail: str) -> str:
     return "met" if ok else f"NOT met ({detail})"
 
 
-def _throughput_rows(cells: dict[tuple[str, str, str], Cell], st: Settings) -> list[list[str]]:
+def _row_cells(
+    cells: dict[Key, Cell], st: Settings, scenario: str, loop: str, pick: Pick
+) -> list[str]:
+    base = cells.get((scenario, loop, BASELINE))
+    base_values = pick(base) if base else []
+    out = []
+    for client in st.clients:
+        cell = cells.get((scenario, loop, client))
+        values = pick(cell) if cell else []
+        out.append(
+            _figure(values, base_values, cell.failures)
+            if cell and values
+            else _missing(cell, client, st)
+        )
+    return out
+
+
+def _ratio_rows(cells: dict[Key, Cell], st: Settings, pick: Pick) -> list[list[str]]:
     rows = []
     for scenario in st.scenarios:
         for loop in st.loops:
-            base = cells.get((scenario, loop, BASELINE))
-            row = [f"{scenario} ({UNITS[scenario]})", loop]
-            row += [
-                _throughput_cell(cells.get((scenario, loop, c)), base, c, st) for c in st.clients
+            row = [
+                f"{scenario} ({UNITS[scenario]})",
+                loop,
+                *_row_cells(cells, st, scenario, loop, pick),
             ]
-            subject = cells.get((scenario, loop, SUBJECT))
+            subject, base = (
+                cells.get((scenario, loop, SUBJECT)),
+                cells.get((scenario, loop, BASELINE)),
+            )
             ok: bool | None = None
             ratio = 0.0
-            if subject and subject.ok and base and base.ok:
-                ratio = subject.median / base.median
+            if subject and base and pick(subject) and pick(base):
+                ratio = statistics.median(pick(subject)) / statistics.median(pick(base))
                 ok = ratio >= TARGETS[scenario]
-            row += [f">= {TARGETS[scenario]}x", _verdict(ok, f"{ratio:.2f}x")]
-            rows.append(row)
+            rows.append([*row, f">= {TARGETS[scenario]}x", _verdict(ok, f"{ratio:.2f}x")])
     return rows
 
 
-def _rss_rows(cells: dict[tuple[str, str, str], Cell], st: Settings) -> list[list[str]]:
+def _rss_rows(cells: dict[Key, Cell], st: Settings) -> list[list[str]]:
     rows = []
     for scenario in st.scenarios:
         for loop in st.loops:
             row = [scenario, loop]
             for client in st.clients:
                 cell = cells.get((scenario, loop, client))
-                ok_cell = cell is not None and cell.ok
                 row.append(
-                    f"{cell.rss_median:.1f}" if cell and ok_cell else _missing(cell, client, st)
+                    f"{statistics.median(cell.rss):.1f}"
+                    if cell and cell.rss
+                    else _missing(cell, client, st)
                 )
-            subject = cells.get((scenario, loop, SUBJECT))
-            base = cells.get((scenario, loop, BASELINE))
+            subject, base = (
+                cells.get((scenario, loop, SUBJECT)),
+                cells.get((scenario, loop, BASELINE)),
+            )
             ok: bool | None = None
-            if subject and subject.ok and base and base.ok:
-                ok = subject.rss_median <= base.rss_median
-            row += ["<= aiohttp", _verdict(ok, "more")]
-            rows.append(row)
+            if subject and subject.rss and base and base.rss:
+                ok = statistics.median(subject.rss) <= statistics.median(base.rss)
+            rows.append([*row, "<= aiohttp", _verdict(ok, "more")])
     return rows
 
 
@@ -254,8 +271,15 @@ def render(samples: list[Sample], st: Settings) -> str:
     cells = _cells(samples)
     head = ["scenario", "loop", *st.clients, "target", "hyperclient"]
     lines = _header(st)
-    lines += ["", "Throughput (median, ratio to aiohttp, ± half-range):", ""]
-    lines += _table(head, _throughput_rows(cells, st))
+    lines += ["", "Throughput (median, ratio to aiohttp, ± half-range of the rounds):", ""]
+    lines += _table(head, _ratio_rows(cells, st, lambda c: c.wall))
+    lines += [
+        "",
+        "Throughput per CPU-second of the client process (the client's own cost; less",
+        "disturbed than wall time by other work on the machine, same targets applied):",
+        "",
+    ]
+    lines += _table(head, _ratio_rows(cells, st, lambda c: c.cpu))
     lines += ["", "Peak RSS of the client process (MiB, median):", ""]
     lines += _table(head, _rss_rows(cells, st))
     notes = [f"- {client} skipped: {why}" for client, why in st.skipped.items()]
