@@ -548,6 +548,7 @@ class TCPConnector(BaseConnector):
         self._interleave = interleave
         self._socket_factory = socket_factory
         self._reaper: ClosingTLSReaper | None = None
+        self._opened: set[ResponseProtocol] = set()  # until each one's socket is closed
         self._factory = self._make_protocol
 
     @property
@@ -578,23 +579,39 @@ class TCPConnector(BaseConnector):
         if self._reaper is not None:
             self._reaper.close()
         await super().close()
+        await self._abort_closing()
         if self._resolver_owner:
             await self._resolver.close()
 
     async def _shut_down_tls(self, grace: float) -> None:
         # ssl_shutdown_timeout > 0: send close_notify and give peers *grace* seconds to answer
-        # before the base close aborts whatever is left (RFC 8446 §6.1 closure alerts).
-        protocols = [p for entries in self._idle.values() for p, _ in entries]
-        protocols.extend(self._in_use)
+        # before the rest of close() aborts whatever is left (RFC 8446 §6.1 closure alerts).
         waiting = []
-        for protocol in protocols:
+        for protocol in self._opened:
             transport = protocol.transport
             if transport is not None and transport.get_extra_info("ssl_object") is not None:
                 protocol.close()
-                if not protocol.closed.done():
-                    waiting.append(protocol.closed)
+                waiting.append(protocol.closed)
         if waiting:
             await asyncio.wait(waiting, timeout=grace)
+
+    async def _abort_closing(self) -> None:
+        # Connections the pool already let go of (released unusable, expired) may still be in
+        # their TLS close_notify exchange, which can take a round trip or wait on a silent
+        # peer; close() promises that every socket is closed when it returns. Connections that
+        # are not closing were detached (upgraded to WebSocket): their owner closes them.
+        closing = [p for p in self._opened if p.transport is not None and p.transport.is_closing()]
+        for protocol in closing:
+            protocol.abort()
+        waiting = [p.closed for p in closing if not p.closed.done()]
+        if waiting:
+            await asyncio.wait(waiting)
+
+    def _track(self, protocol: ResponseProtocol) -> ResponseProtocol:
+        opened = self._opened
+        opened.add(protocol)
+        protocol.closed.add_done_callback(lambda _: opened.discard(protocol))
+        return protocol
 
     def _make_protocol(self) -> ResponseProtocol:
         return ResponseProtocol(asyncio.get_running_loop())
@@ -652,8 +669,8 @@ class TCPConnector(BaseConnector):
         try:
             if deadline is not None:
                 with deadline:
-                    return await self._connect(req, key, addr_infos, proxy)
-            return await self._connect(req, key, addr_infos, proxy)
+                    return self._track(await self._connect(req, key, addr_infos, proxy))
+            return self._track(await self._connect(req, key, addr_infos, proxy))
         except asyncio.TimeoutError as exc:
             if deadline is not None and deadline.expired:
                 raise ConnectionTimeoutError(f"Connection timeout to host {host}:{port}") from exc
