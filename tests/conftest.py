@@ -76,3 +76,7 @@ async def raw_server() -> AsyncIterator[RawServerFactory]:
 async def session() -> AsyncIterator[hyperclient.ClientSession]:
     async with hyperclient.ClientSession() as client:
         yield client
+
+
+# TLS variants, forward proxies (proxy.py) and a DNS server, for the connection tests.
+pytest_plugins = ("servers.net_fixtures",)
