@@ -358,3 +358,46 @@ async def test_heartbeat_pings_are_answered_by_pongs(
         assert not ws.closed
     assert len(pings) >= 3
     assert ws.close_code == 1000
+
+
+async def test_frames_and_close_sent_with_the_101_then_hang_up(
+    session: ClientSession, raw_server: RawServerFactory
+) -> None:
+    async def handler(conn: RawConnection) -> None:
+        await handshake(conn, tail=frame(0x1, b"last words") + close_frame(4000, b"bye"))
+
+    server = await raw_server(handler)
+    ws = await session.ws_connect(server.url)
+    assert await ws.receive_str() == "last words"
+    assert await ws.receive() == WSMessage(WSMsgType.CLOSE, 4000, "bye")
+    assert ws.close_code == 4000
+
+
+# --- flow control -----------------------------------------------------------------------------
+
+
+async def test_unread_messages_push_back_on_the_server(
+    session: ClientSession, raw_server: RawServerFactory
+) -> None:
+    chunk = frame(0x2, b"\x5a" * 65536)
+    total = 512  # 32 MiB: more than the kernel's socket buffers hold
+    sent: list[int] = []
+
+    async def handler(conn: RawConnection) -> None:
+        await handshake(conn)
+        for _ in range(total):
+            await conn.send(chunk)  # drain() blocks while the client does not read
+            sent.append(1)
+        await conn.send(close_frame(1000))
+        await read_until_close(conn)
+
+    server = await raw_server(handler)
+    async with session.ws_connect(server.url, max_msg_size=0) as ws:
+        await asyncio.sleep(0.5)  # not reading
+        assert len(sent) < total // 2
+        count = 0
+        async for msg in ws:
+            assert msg.data == b"\x5a" * 65536
+            count += 1
+    assert count == total
+    assert ws.close_code == 1000
