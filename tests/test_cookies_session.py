@@ -14,6 +14,7 @@ import pytest
 from yarl import URL
 
 import hyperclient
+from hyperclient.cookiejar import set_cookie_pairs
 from servers import LiveServer, TestApp
 from servers.httpbin_live import serve_httpbin
 from servers.redirect_app import Hop, RedirectApp
@@ -54,6 +55,15 @@ def set_url(server: LiveServer, *cookies: str, host: str = "127.0.0.1") -> URL:
 
 def unsafe_session() -> hyperclient.ClientSession:
     return hyperclient.ClientSession(cookie_jar=hyperclient.CookieJar(unsafe=True))
+
+
+def test_set_cookie_lines_are_parsed_one_by_one_keeping_duplicate_names() -> None:
+    pairs = set_cookie_pairs(["a=1; Path=/x", "bad cookie line \x00 ;;=", "a=2; Path=/", "b=3"])
+    assert [(name, m.value, m["path"]) for name, m in pairs] == [
+        ("a", "1", "/x"),
+        ("a", "2", "/"),
+        ("b", "3", ""),
+    ]
 
 
 # --- sending ------------------------------------------------------------------------------------

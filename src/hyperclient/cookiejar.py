@@ -26,7 +26,7 @@ from yarl import URL
 from .abc import AbstractCookieJar, ClearCookiePredicate, LooseCookies
 from .helpers import is_ip_address
 
-__all__ = ("CookieJar", "DummyCookieJar", "parse_cookie_date")
+__all__ = ("CookieJar", "DummyCookieJar", "parse_cookie_date", "set_cookie_pairs")
 
 SecureOrigins = Union[str, URL, Iterable[Union[str, URL]], None]
 StrOrPath = Union[str, "os.PathLike[str]"]
@@ -83,6 +83,27 @@ def parse_cookie_date(text: str) -> float | None:
     if not 1 <= day <= calendar.monthrange(year, month)[1]:
         return None
     return float(calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)))
+
+
+# --------------------------------------------------------------------------- Set-Cookie
+
+
+def set_cookie_pairs(lines: Iterable[str]) -> list[tuple[str, Morsel[str]]]:
+    """(name, Morsel) for each cookie of each Set-Cookie line, duplicates of a name included.
+
+    A SimpleCookie keeps one cookie per name, but cookies of one name with different Path or
+    Domain are different cookies (RFC 6265 §5.3 step 11), so each line is parsed on its own.
+    A malformed line is skipped without costing the others (§5.2: ignore, do not fail).
+    """
+    pairs: list[tuple[str, Morsel[str]]] = []
+    for line in lines:
+        parsed: SimpleCookie = SimpleCookie()
+        try:
+            parsed.load(line)
+        except CookieError:
+            continue
+        pairs.extend(parsed.items())
+    return pairs
 
 
 # --------------------------------------------------------------------------- matching

@@ -9,7 +9,7 @@ import json as _json
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
-from http.cookies import BaseCookie, CookieError, Morsel, SimpleCookie
+from http.cookies import BaseCookie
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
@@ -20,7 +20,7 @@ from . import hdrs
 from .abc import AbstractCookieJar
 from .auth import BasicAuth, strip_auth_from_url
 from .connector import BaseConnector, Connection, TCPConnector
-from .cookiejar import CookieJar
+from .cookiejar import CookieJar, set_cookie_pairs
 from .exceptions import (
     ClientConnectionResetError,
     ClientError,
@@ -799,17 +799,8 @@ class ClientSession:
         return resp
 
     def _store_cookies(self, resp: ClientResponse) -> None:
-        """Give the jar every Set-Cookie line on its own: resp.cookies keeps one cookie per
-        name, but cookies of one name with different Path or Domain are different cookies
-        (RFC 6265 §5.3 step 11) and the jar must keep them all."""
-        pairs: list[tuple[str, Morsel[str]]] = []
-        for line in resp.headers.getall(hdrs.SET_COOKIE, ()):
-            parsed: SimpleCookie = SimpleCookie()
-            try:
-                parsed.load(line)
-            except CookieError:
-                continue  # one malformed line must not cost the others (RFC 6265 §5.2)
-            pairs.extend(parsed.items())
+        # Line by line, not resp.cookies: that keeps one cookie per name (the reference's note).
+        pairs = set_cookie_pairs(resp.headers.getall(hdrs.SET_COOKIE, ()))
         if pairs:
             self._cookie_jar.update_cookies(pairs, resp.url)
 
