@@ -171,6 +171,30 @@ async def test_authenticating_proxy_accepts_credentials_for_http_targets(
         assert (await resp.json())["hello"] == "world"
 
 
+async def test_proxy_settings_without_a_proxy_are_ignored(
+    http_server: LiveServer, session: hyperclient.ClientSession
+) -> None:
+    async with session.get(
+        http_server.make_url("/echo"),
+        proxy_auth=hyperclient.BasicAuth("user", "pass"),
+        proxy_headers={"X-Proxy-Token": "t1"},
+    ) as resp:
+        names = [name for name, _ in (await resp.json())["headers"]]
+    assert "proxy-authorization" not in names
+    assert "x-proxy-token" not in names
+    request = hyperclient.ClientRequest(
+        "GET", URL("http://a.example/"), proxy_headers={"X-Proxy-Token": "t1"}
+    )
+    assert request.proxy_headers is None
+    proxied = hyperclient.ClientRequest(
+        "GET",
+        URL("http://a.example/"),
+        proxy=URL("http://proxy.example:3128"),
+        proxy_headers={"X-Proxy-Token": "t1"},
+    )
+    assert proxied.proxy_headers is not None and proxied.proxy_headers["X-Proxy-Token"] == "t1"
+
+
 # -- https targets: CONNECT ------------------------------------------------------------------------
 
 

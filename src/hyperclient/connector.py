@@ -66,6 +66,7 @@ AddrInfoType = aiohappyeyeballs.AddrInfoType
 SocketFactoryType = aiohappyeyeballs.SocketFactoryType
 
 _NO_TIMEOUT: Final = ClientTimeout()
+_P = TypeVar("_P", bound=asyncio.BaseProtocol)
 
 
 class Connection:
@@ -792,6 +793,7 @@ class TCPConnector(BaseConnector):
                 ) from exc
             raise connect_error(key, exc, ClientConnectorError) from exc
         if tls_transport is None:
+            transport.abort()
             raise ClientConnectorError(key, ConnectionResetError("Tunnel closed during TLS setup"))
         # start_tls leaves connection_made to the caller.
         protocol.connection_made(tls_transport)
@@ -815,9 +817,6 @@ class TCPConnector(BaseConnector):
             if reaper is None:
                 reaper = self._reaper = ClosingTLSReaper(asyncio.get_running_loop())
             reaper.track(protocol)
-
-
-_P = TypeVar("_P", bound=asyncio.BaseProtocol)
 
 
 def _addr_info(r: ResolveResult) -> AddrInfoType:

@@ -132,8 +132,11 @@ class ClientRequest:
         self.ssl = ssl
         self.server_hostname = server_hostname
         self.proxy = proxy
-        self.proxy_auth = proxy_auth
-        self.proxy_headers = CIMultiDict(proxy_headers) if proxy_headers else None
+        # Proxy settings mean nothing without a proxy; kept out of the pool key then.
+        self.proxy_auth = proxy_auth if proxy is not None else None
+        self.proxy_headers = (
+            CIMultiDict(proxy_headers) if proxy_headers and proxy is not None else None
+        )
         if response_class is None:
             from .response import ClientResponse
 
@@ -183,7 +186,7 @@ class ClientRequest:
             self.is_ssl,
             ssl,
             proxy,
-            proxy_auth,
+            self.proxy_auth,
             hash(tuple(self.proxy_headers.items())) if self.proxy_headers else None,
         )
 
