@@ -587,8 +587,13 @@ class TCPConnector(BaseConnector):
     async def _shut_down_tls(self, grace: float) -> None:
         # ssl_shutdown_timeout > 0: send close_notify and give peers *grace* seconds to answer
         # before the rest of close() aborts whatever is left (RFC 8446 §6.1 closure alerts).
+        # The pool's connections and those already closing; an upgraded (WebSocket) one
+        # belongs to its response.
+        pooled = [p for entries in self._idle.values() for p, _ in entries]
+        pooled.extend(self._in_use)
+        pooled.extend(p for p in self._opened if p.transport and p.transport.is_closing())
         waiting = []
-        for protocol in self._opened:
+        for protocol in pooled:
             transport = protocol.transport
             if transport is not None and transport.get_extra_info("ssl_object") is not None:
                 protocol.close()
