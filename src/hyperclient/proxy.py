@@ -183,9 +183,6 @@ class EnvProxies:
             auth = netrc_lookup(url.raw_host)
         self._proxies[scheme] = (url, auth)
 
-    def __bool__(self) -> bool:
-        return bool(self._proxies or self._errors)
-
     def for_url(self, url: URL) -> ProxyInfo | None:
         """The proxy (and its credentials) for a request to *url*, or None to go direct."""
         scheme = url.scheme
