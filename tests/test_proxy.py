@@ -500,6 +500,26 @@ async def test_trust_env_sends_https_requests_through_https_proxy_variable(
     assert proxy.connections[0].requests[0].request_line.startswith(b"CONNECT origin.invalid:443")
 
 
+async def test_trust_env_picks_the_proxy_again_for_each_redirect_hop(
+    clean_env: pytest.MonkeyPatch, raw_server: RawServerFactory, http_server: LiveServer
+) -> None:
+    # The environment decides per target: a redirect to a NO_PROXY host leaves the proxy.
+    target = http_server.make_url("/json")
+    redirect = http_response(status="302 Found", headers=[("Location", str(target))])
+    proxy = await raw_server(reply_forever(redirect))
+    clean_env.setenv("HTTP_PROXY", str(proxy.url))
+    clean_env.setenv("NO_PROXY", "127.0.0.1")
+    async with (
+        hyperclient.ClientSession(trust_env=True) as client,
+        client.get("http://origin.invalid/start") as resp,
+    ):
+        assert resp.status == 200
+        assert resp.url == target
+        assert [r.status for r in resp.history] == [302]
+    requests = [r for c in proxy.connections for r in c.requests]
+    assert [r.request_line for r in requests] == [b"GET http://origin.invalid/start HTTP/1.1"]
+
+
 async def test_no_proxy_hosts_go_direct(
     clean_env: pytest.MonkeyPatch, http_server: LiveServer
 ) -> None:

@@ -307,11 +307,6 @@ async def test_server_hostname_sets_sni_and_the_name_the_certificate_must_match(
     assert names[-1] == "other.test"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ConnectionKey has no server_hostname field yet, so the pool hands a connection "
-    "verified for one name to a request that asked for another",
-)
 async def test_a_connection_verified_for_one_server_hostname_is_not_reused_for_another(
     sni_server: tuple[LiveServer, list[str | None]],
     session: hyperclient.ClientSession,

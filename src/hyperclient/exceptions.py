@@ -71,6 +71,9 @@ class ConnectionKey(NamedTuple):
     proxy: URL | None
     proxy_auth: object
     proxy_headers_hash: int | None
+    # The name the certificate was verified against: a connection checked for one name must
+    # not serve a request that asked for another.
+    server_hostname: str | None = None
 
 
 class ClientError(Exception):

@@ -188,6 +188,7 @@ class ClientRequest:
             proxy,
             self.proxy_auth,
             hash(tuple(self.proxy_headers.items())) if self.proxy_headers else None,
+            server_hostname,
         )
 
     # --- headers ------------------------------------------------------------------------------

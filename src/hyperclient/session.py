@@ -132,6 +132,7 @@ class _Plan:
         "compress",
         "cookies",
         "data",
+        "env_proxy",
         "expect100",
         "headers",
         "max_redirects",
@@ -173,6 +174,7 @@ class _Plan:
         self.compress: Any = None
         self.chunked: bool | None = None
         self.expect100 = False
+        self.env_proxy = False  # the proxy (or none) came from the environment: re-pick per hop
         self.ssl: Any = True
         self.server_hostname: str | None = None
         self.proxy_headers: Any = None
@@ -552,10 +554,16 @@ class ClientSession:
         if proxy is not None:
             plan.proxy, plan.proxy_auth = prepare_proxy(proxy, proxy_auth)
             return
+        plan.env_proxy = True
+        self._env_proxy_to(plan, url, proxy_auth)
+
+    def _env_proxy_to(self, plan: _Plan, url: URL, proxy_auth: BasicAuth | None) -> None:
         found = self._env_proxy_for(url)
         if found is not None:
             plan.proxy = found[0]
             plan.proxy_auth = proxy_auth if proxy_auth is not None else found[1]
+        else:
+            plan.proxy = plan.proxy_auth = None
 
     def _env_proxy_for(self, url: URL) -> ProxyInfo | None:
         """The environment's proxy for *url* (None: go direct), read once per session."""
@@ -701,6 +709,10 @@ class ClientSession:
         elif req._body is not None:
             plan.data = self._replayable_body(req, resp)
         self._carry_credentials(plan, new_url)
+        if plan.env_proxy:
+            # HTTP_PROXY / HTTPS_PROXY / NO_PROXY decide per target: a redirect to another
+            # scheme or host may need another proxy, or none.
+            self._env_proxy_to(plan, new_url, None)
         plan.url = new_url
         plan.params = None  # the reference: params apply to the first hop only
         return True
