@@ -426,6 +426,21 @@ async def test_wss_with_verification_disabled(session: ClientSession, wss_server
         assert await ws.receive_str() == "unverified"
 
 
+async def test_wss_with_deprecated_ssl_context_and_verify_ssl(
+    session: ClientSession, wss_server: WSServer, ca_ssl_context: ssl.SSLContext
+) -> None:
+    with pytest.warns(DeprecationWarning):
+        ws = await session.ws_connect(wss_server.url("/echo"), ssl_context=ca_ssl_context)
+    async with ws:
+        await ws.send_str("ctx")
+        assert await ws.receive_str() == "ctx"
+    with pytest.warns(DeprecationWarning):
+        ws = await session.ws_connect(wss_server.url("/echo"), verify_ssl=False)
+    async with ws:
+        await ws.send_str("noverify")
+        assert await ws.receive_str() == "noverify"
+
+
 # --- the response object ----------------------------------------------------------------------
 
 

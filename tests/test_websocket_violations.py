@@ -153,6 +153,24 @@ async def _until(condition: object) -> None:
         await asyncio.sleep(0.01)
 
 
+async def test_handshake_request_line_and_method(
+    session: ClientSession, raw_server: RawServerFactory
+) -> None:
+    requests: list[bytes] = []
+
+    async def handler(conn: RawConnection) -> None:
+        request = await handshake(conn)
+        requests.append(request.request_line)
+        await read_until_close(conn)
+
+    server = await raw_server(handler)
+    async with session.ws_connect(server.make_url("/chat?room=1"), method="POST"):
+        pass
+    async with session.ws_connect(server.make_url("/chat")):
+        pass
+    assert requests == [b"POST /chat?room=1 HTTP/1.1", b"GET /chat HTTP/1.1"]
+
+
 # --- the handshake ----------------------------------------------------------------------------
 
 
@@ -319,20 +337,21 @@ async def test_any_received_data_counts_as_a_heartbeat_answer(
 ) -> None:
     async def handler(conn: RawConnection) -> None:
         await handshake(conn)
-        # Data every 20 ms, never a pong.
-        for i in range(30):
+        # Data every 20 ms for 0.8 s, never a pong.
+        for i in range(40):
             await conn.send(frame(0x1, str(i).encode()))
             await asyncio.sleep(0.02)
         await conn.send(close_frame(1000))
         await read_until_close(conn)
 
     server = await raw_server(handler)
-    async with session.ws_connect(server.url, heartbeat=0.1) as ws:
-        # Nobody reads until the end: the timer must still see the data arrive.
-        await asyncio.sleep(0.4)
+    async with session.ws_connect(server.url, heartbeat=0.25) as ws:
+        # Nobody reads until the end: the timer must still see the data arrive. 0.6 s is past
+        # the 0.25 s ping plus the 0.125 s pong deadline.
+        await asyncio.sleep(0.6)
         assert not ws.closed
         got = [msg.data async for msg in ws]
-    assert got == [str(i) for i in range(30)]
+    assert got == [str(i) for i in range(40)]
     assert ws.close_code == 1000
 
 

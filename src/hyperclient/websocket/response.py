@@ -490,9 +490,12 @@ class ClientWebSocketResponse:
         loop = self._loop
         now = loop.time()
         due = self._last_data + heartbeat
-        if due > now or self._reading_paused:
-            # Data came in meanwhile, or the silence is ours (we stopped reading).
-            self._heartbeat_handle = loop.call_at(max(due, now + 0.001), self._on_heartbeat)
+        if due > now:
+            self._heartbeat_handle = loop.call_at(due, self._on_heartbeat)  # data came meanwhile
+            return
+        if self._reading_paused:
+            # The silence is ours: we stopped reading because nobody consumes the messages.
+            self._heartbeat_handle = loop.call_at(now + heartbeat, self._on_heartbeat)
             return
         if not self._writable:
             return
