@@ -27,6 +27,7 @@ from hyperclient import (
     WSServerHandshakeError,
 )
 from hyperclient.websocket import WebSocketError
+from servers.forward_proxy import ForwardProxy
 from servers.ws import WSServer
 
 
@@ -439,6 +440,36 @@ async def test_wss_with_deprecated_ssl_context_and_verify_ssl(
     async with ws:
         await ws.send_str("noverify")
         assert await ws.receive_str() == "noverify"
+
+
+# --- proxies ----------------------------------------------------------------------------------
+
+
+async def test_wss_through_an_http_proxy_tunnel(
+    session: ClientSession,
+    wss_server: WSServer,
+    forward_proxy: ForwardProxy,
+    ca_ssl_context: ssl.SSLContext,
+) -> None:
+    url = wss_server.url("/echo")
+    async with session.ws_connect(url, proxy=forward_proxy.url, ssl=ca_ssl_context) as ws:
+        await ws.send_str("through the tunnel")
+        assert await ws.receive_str() == "through the tunnel"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ws:// through a proxy must use a CONNECT tunnel (RFC 6455 §4.1); the connector "
+    "sends it as a forward-proxy request, which proxies do not upgrade",
+)
+async def test_ws_through_an_http_proxy(
+    session: ClientSession, ws_server: WSServer, forward_proxy: ForwardProxy
+) -> None:
+    timeout = ClientWSTimeout(ws_receive=1, ws_close=1)
+    url = ws_server.url("/echo")
+    async with session.ws_connect(url, proxy=forward_proxy.url, timeout=timeout) as ws:
+        await ws.send_str("through the proxy")
+        assert await ws.receive_str() == "through the proxy"
 
 
 # --- the response object ----------------------------------------------------------------------
