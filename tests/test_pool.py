@@ -13,13 +13,14 @@ import uuid
 from pathlib import Path
 
 import pytest
+from yarl import URL
 
 import hyperclient
 from servers import LiveServer, RawConnection, RawServerFactory
 from servers.raw import Handler, http_response, reply_forever
 
 
-async def client_port(session: hyperclient.ClientSession, url: object) -> int:
+async def client_port(session: hyperclient.ClientSession, url: str | URL) -> int:
     async with session.get(url) as resp:
         port: int = (await resp.json())["port"]
         return port
@@ -370,7 +371,8 @@ async def test_unix_connector_to_a_missing_socket_is_a_unix_connector_error(
 
 
 async def test_resolved_hosts_are_cached_and_can_be_cleared(http_server: LiveServer) -> None:
-    connector = hyperclient.TCPConnector(ttl_dns_cache=300, family=socket.AF_INET)
+    # force_close: every request opens a connection, so every request consults the resolver.
+    connector = hyperclient.TCPConnector(ttl_dns_cache=300, family=socket.AF_INET, force_close=True)
     async with hyperclient.ClientSession(connector=connector) as session:
         url = f"http://localhost:{http_server.port}/json"
         async with session.get(url) as resp:

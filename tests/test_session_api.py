@@ -540,7 +540,7 @@ async def test_response_head_over_default_limits_is_rejected(
     ],
 )
 async def test_raised_head_limits_on_session_accept_larger_heads(
-    response: bytes, limits: dict[str, int], raw_server: RawServerFactory
+    response: bytes, limits: dict[str, Any], raw_server: RawServerFactory
 ) -> None:
     server = await raw_server(reply(response))
     async with (
@@ -560,7 +560,7 @@ async def test_raised_head_limits_on_session_accept_larger_heads(
 )
 async def test_raised_head_limits_per_request_accept_larger_heads(
     response: bytes,
-    limits: dict[str, int],
+    limits: dict[str, Any],
     raw_server: RawServerFactory,
     session: hyperclient.ClientSession,
 ) -> None:
@@ -578,7 +578,7 @@ async def test_raised_head_limits_per_request_accept_larger_heads(
 )
 async def test_lowered_head_limits_per_request_reject_smaller_heads(
     response: bytes,
-    limits: dict[str, int],
+    limits: dict[str, Any],
     raw_server: RawServerFactory,
     session: hyperclient.ClientSession,
 ) -> None:

@@ -16,6 +16,7 @@ import traceback
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import pytest
@@ -457,9 +458,14 @@ class LeakReports:
         warnings.simplefilter("always")
         return self
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         gc.collect()
-        self._warnings.__exit__(*exc_info)
+        self._warnings.__exit__(exc_type, exc, tb)
         self.loop.set_debug(False)
         self.loop.set_exception_handler(self._handler)
 

@@ -24,13 +24,16 @@ def header(echo: Echo, name: str) -> str | None:
     return values[0] if values else None
 
 
-def run_in_fresh_loop(main: Callable[[], Awaitable[object]]) -> list[warnings.WarningMessage]:
+def run_in_fresh_loop(main: Callable[[], Awaitable[object]]) -> list[str]:
     """Run *main* in a new event loop, close the loop right away, collect garbage, and return
-    every ResourceWarning raised meanwhile (an unclosed socket or transport warns when collected).
+    the text of every ResourceWarning raised meanwhile (an unclosed socket or transport warns
+    when collected).
 
     Closing the loop immediately is the point: a client whose close() returns before its
-    transports are really closed leaves sockets behind exactly here.
+    transports are really closed leaves sockets behind exactly here. Garbage from earlier tests
+    is collected first so that it is not blamed on this one.
     """
+    gc.collect()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         loop = asyncio.new_event_loop()
@@ -39,7 +42,7 @@ def run_in_fresh_loop(main: Callable[[], Awaitable[object]]) -> list[warnings.Wa
         finally:
             loop.close()
         gc.collect()
-    return [w for w in caught if issubclass(w.category, ResourceWarning)]
+    return [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
 
 
 async def settled_value(read: Callable[[], int], *, quiet: float = 0.3, limit: float = 10.0) -> int:
