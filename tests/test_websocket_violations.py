@@ -9,6 +9,7 @@ import time
 import pytest
 
 from hyperclient import (
+    ClientConnectionResetError,
     ClientSession,
     ClientWSTimeout,
     ServerTimeoutError,
@@ -287,6 +288,31 @@ async def test_empty_close_frame_is_answered_with_an_empty_close(
     assert await ws.receive() == WSMessage(WSMsgType.CLOSE, 0, "")
     await server.idle()
     assert [(f.opcode, f.payload) for f in seen] == [(0x8, b"")]
+
+
+async def test_close_frame_sent_with_send_frame_then_the_servers_close(
+    session: ClientSession, raw_server: RawServerFactory
+) -> None:
+    seen: Frames = []
+
+    async def handler(conn: RawConnection) -> None:
+        await handshake(conn)
+        seen.extend(await read_until_close(conn))
+        await conn.send(frame(0x1, b"after your close") + close_frame(1001, b""))
+        await conn.wait_closed_by_peer()
+
+    server = await raw_server(handler)
+    ws = await session.ws_connect(server.url)
+    await ws.send_frame(b"\x03\xe8", WSMsgType.CLOSE)
+    assert not ws.closed
+    with pytest.raises(ClientConnectionResetError):
+        await ws.send_str("nothing may follow a Close")
+    assert await ws.receive_str() == "after your close"
+    assert await ws.receive() == WSMessage(WSMsgType.CLOSE, 1001, "")
+    assert ws.closed
+    assert (await ws.receive()).type is WSMsgType.CLOSED
+    await server.idle()
+    assert [(f.opcode, f.payload) for f in seen] == [(0x8, b"\x03\xe8")]
 
 
 # --- heartbeat --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ each.
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 from collections import deque
 from collections.abc import Callable
@@ -49,6 +50,23 @@ _ITER_END: Final = frozenset((WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOS
 CLOSED_MESSAGE: Final = WSMessage(WSMsgType.CLOSED, None, None)
 CLOSING_MESSAGE: Final = WSMessage(WSMsgType.CLOSING, None, None)
 
+
+class _State(enum.Enum):
+    """Where the close handshake (RFC 6455 §7) stands."""
+
+    OPEN = enum.auto()
+    CLOSE_SENT = enum.auto()  # our Close went out through send_frame(); close() not called
+    CLOSE_RECEIVED = enum.auto()  # the server's Close came; autoclose is off, ours not sent
+    CLOSING = enum.auto()  # close() sent our Close and waits for the server's
+    CLOSED = enum.auto()  # both Closes exchanged, or the connection failed or ended
+
+
+_OPEN = _State.OPEN
+_CLOSE_SENT = _State.CLOSE_SENT
+_CLOSE_RECEIVED = _State.CLOSE_RECEIVED
+_CLOSING = _State.CLOSING
+_CLOSED = _State.CLOSED
+
 _FLUSH_AT: Final = 2**16  # buffered outgoing bytes that are written without waiting
 _PAUSE_AT: Final = 2**18  # received bytes queued unread before the socket stops being read
 
@@ -61,15 +79,11 @@ class ClientWebSocketResponse:
         "_autoclose",
         "_autoping",
         "_close_code",
-        "_close_received",
         "_close_waiter",
-        "_closed",
-        "_closing",
         "_closing_notice",
         "_compress",
         "_deflate",
         "_direct",
-        "_discard",
         "_exception",
         "_flush_handle",
         "_heartbeat",
@@ -85,10 +99,10 @@ class ClientWebSocketResponse:
         "_reader",
         "_reading_paused",
         "_response",
+        "_state",
         "_subprotocol",
         "_timeout",
         "_waiter",
-        "_writable",
         "_writer",
     )
 
@@ -135,12 +149,8 @@ class ClientWebSocketResponse:
         self._writer = FrameWriter(deflater)
         self._waiter: asyncio.Future[None] | None = None
         self._close_waiter: asyncio.Future[None] | None = None
-        self._closed = False  # close() began, or the connection ended
-        self._closing = False  # the close handshake has begun (either side)
+        self._state = _OPEN
         self._closing_notice = False  # a waiting receive() must return CLOSING
-        self._close_received = False
-        self._discard = False  # close() is waiting for the server's Close: drop data messages
-        self._writable = True  # neither our Close sent nor the transport gone
         self._close_code: int | None = None
         self._exception: BaseException | None = None
         self._out: list[bytes] = []
@@ -167,7 +177,9 @@ class ClientWebSocketResponse:
 
     @property
     def closed(self) -> bool:
-        return self._closed
+        """True once close() was called or the connection ended (a server's Close, answered
+        by autoclose, ends it)."""
+        return self._state is _CLOSED or self._state is _CLOSING
 
     @property
     def close_code(self) -> int | None:
@@ -238,14 +250,22 @@ class ClientWebSocketResponse:
         payload = bytes(message)
         if opcode >= OP_CLOSE:
             payload = _control_payload(payload)
+        if opcode == OP_CLOSE:
+            state = self._state
+            self._send_close(payload)
+            if state is _CLOSE_RECEIVED:
+                self._close_now()  # both Closes exchanged
+            else:
+                self._state = _CLOSE_SENT
+            return
         if self._send(opcode, payload, compress):
             await self._protocol.drain()
-        if opcode == OP_CLOSE:
-            self._writable = False  # RFC 6455 §5.5.1: nothing may follow our Close
 
     def _send(self, opcode: int, payload: bytes, compress: int | None) -> bool:
         """Queue one frame; True when the caller must wait for the transport to drain."""
-        if not self._writable:
+        state = self._state
+        if state is not _OPEN and state is not _CLOSE_RECEIVED:
+            # RFC 6455 §5.5.1: nothing may follow our Close.
             raise ClientConnectionResetError("Cannot write to closing transport")
         frame = self._writer.frame(opcode, payload, compress)
         out = self._out
@@ -336,7 +356,7 @@ class ClientWebSocketResponse:
 
     async def _special(self, msg: WSMessage) -> WSMessage:
         kind = msg.type
-        if kind is _ERROR or (kind is _CLOSE and self._closed):
+        if kind is _ERROR or (kind is _CLOSE and self._state is _CLOSED):
             # The connection is being shut down: report it once the socket is really closed.
             await self._wait_closed()
         return msg
@@ -354,10 +374,11 @@ class ClientWebSocketResponse:
                 if self._closing_notice:
                     self._closing_notice = False
                     return CLOSING_MESSAGE
-                if self._closed:
+                state = self._state
+                if state is _CLOSED or state is _CLOSING:
                     await self._wait_closed()
                     return CLOSED_MESSAGE
-                if self._closing:
+                if state is _CLOSE_RECEIVED:
                     await self.close()
                     return CLOSED_MESSAGE
                 # The reader caught up: let the socket be read again.
@@ -399,7 +420,8 @@ class ClientWebSocketResponse:
             return
         if not messages:
             return
-        if self._discard:
+        if self._state is _CLOSING:
+            # close() is waiting for the server's Close: data that comes first is dropped.
             messages.clear()
             return
         waiter = self._waiter
@@ -417,7 +439,7 @@ class ClientWebSocketResponse:
         if kind is WSMsgType.PING:
             if not self._autoping:
                 self._messages.append(msg)
-            elif self._writable:
+            elif self._state is _OPEN:
                 self._send(OP_PONG, msg.data, None)  # RFC 6455 §5.5.2: as soon as practical
         elif kind is WSMsgType.PONG:
             if not self._autoping:
@@ -426,36 +448,35 @@ class ClientWebSocketResponse:
             self._on_close_frame(msg)
 
     def _on_close_frame(self, msg: WSMessage) -> None:
-        self._close_received = True
         self._close_code = msg.data
-        self._closing = True
-        waiter = self._close_waiter
-        if waiter is not None:
+        state = self._state
+        if state is _CLOSING:
             # Our close() sent its Close first; this is the answer it waits for.
-            if not waiter.done():
+            waiter = self._close_waiter
+            if waiter is not None and not waiter.done():
                 waiter.set_result(None)
             return
+        if state is _CLOSED:
+            return
         self._messages.append(msg)
-        if self._autoclose:
+        if state is _OPEN and not self._autoclose:
+            self._state = _CLOSE_RECEIVED  # the caller answers with close()
+            return
+        if state is _OPEN:
             # Answer with the same code (RFC 6455 §5.5.1), then close the TCP connection.
-            self._closed = True
-            self._stop_heartbeat()
-            if self._writable:
-                code = msg.data if is_sendable_close_code(msg.data) else 0
-                self._send_close(close_payload(code, b""))
-            self._shutdown()
+            code = msg.data if is_sendable_close_code(msg.data) else 0
+            self._send_close(close_payload(code, b""))
+        self._close_now()
 
     def _on_lost(self, exc: BaseException | None) -> None:
-        self._writable = False
+        self._state = _CLOSED
         self._out.clear()
         self._stop_heartbeat()
-        if not self._close_received and self._close_code is None:
+        if self._close_code is None:
             # The TCP connection ended without a Close frame (RFC 6455 §7.1.5).
             self._close_code = WSCloseCode.ABNORMAL_CLOSURE
             if exc is not None and self._exception is None:
                 self._exception = exc
-        self._closed = True
-        self._closing = True
         waiter = self._close_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -467,12 +488,9 @@ class ClientWebSocketResponse:
         self._reader.closed = True
         self._close_code = exc.code
         self._messages.append(WSMessage(_ERROR, exc, None))
-        self._closed = True
-        self._closing = True
-        self._stop_heartbeat()
-        if self._writable:
+        if self._state is _OPEN or self._state is _CLOSE_RECEIVED:
             self._send_close(close_payload(exc.code, b""))
-        self._shutdown()
+        self._close_now()
         waiter = self._close_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -485,7 +503,7 @@ class ClientWebSocketResponse:
         # waking, sleeps again if the connection was not quiet for the whole period.
         self._heartbeat_handle = None
         heartbeat = self._heartbeat
-        if heartbeat is None or self._closing:
+        if heartbeat is None or self._state is not _OPEN:
             return
         loop = self._loop
         now = loop.time()
@@ -497,8 +515,6 @@ class ClientWebSocketResponse:
             # The silence is ours: we stopped reading because nobody consumes the messages.
             self._heartbeat_handle = loop.call_at(now + heartbeat, self._on_heartbeat)
             return
-        if not self._writable:
-            return
         self._ping_at = now
         self._send(OP_PING, b"", None)
         self._flush()
@@ -507,7 +523,7 @@ class ClientWebSocketResponse:
     def _on_pong_deadline(self) -> None:
         self._heartbeat_handle = None
         heartbeat = self._heartbeat
-        if heartbeat is None or self._closing:
+        if heartbeat is None or self._state is not _OPEN:
             return
         if self._last_data > self._ping_at or self._reading_paused:
             # Any data counts as a sign of life, not only the pong.
@@ -518,9 +534,7 @@ class ClientWebSocketResponse:
         exc = ServerTimeoutError(f"No PONG received after {heartbeat / 2} seconds")
         self._exception = exc
         self._close_code = WSCloseCode.ABNORMAL_CLOSURE
-        self._closed = True
-        self._closing = True
-        self._writable = False
+        self._state = _CLOSED
         self._messages.append(WSMessage(_ERROR, exc, None))
         self._protocol.abort()
         self._wake()
@@ -539,34 +553,32 @@ class ClientWebSocketResponse:
         if isinstance(message, str):
             message = message.encode("utf-8")
         payload = close_payload(code, message)
-        if self._waiter is not None and not self._closing:
+        state = self._state
+        if state is _CLOSED or state is _CLOSING:
+            return False
+        if self._waiter is not None:
             # Another task is in receive(): it returns CLOSING.
             self._closing_notice = True
             self._wake()
-        if self._closed:
-            return False
-        self._closed = True
-        self._closing = True
         self._stop_heartbeat()
         self._messages.clear()
         if self._reading_paused:
             self._reading_paused = False
             self._protocol.resume_reading()
-        if self._writable:
+        if state is _OPEN or state is _CLOSE_RECEIVED:
             self._send_close(payload)
-        try:
-            if not self._close_received and self._protocol.transport is not None:
+        if state is not _CLOSE_RECEIVED and self._protocol.transport is not None:
+            self._state = _CLOSING
+            try:
                 await self._wait_close_frame()
-        finally:
-            self._messages.clear()
-            self._discard = False
-        self._shutdown()
+            finally:
+                self._messages.clear()
+        self._close_now()
         await self._wait_closed()
         return True
 
     async def _wait_close_frame(self) -> None:
         waiter = self._close_waiter = self._loop.create_future()
-        self._discard = True
         try:
             await asyncio.wait_for(waiter, self._timeout.ws_close)
         except asyncio.TimeoutError as exc:
@@ -581,13 +593,17 @@ class ClientWebSocketResponse:
             self._close_waiter = None
 
     def _send_close(self, payload: bytes) -> None:
+        """Write our Close now; the caller moves the state on (nothing may follow it)."""
         self._send(OP_CLOSE, payload, None)
-        self._writable = False
         self._flush()
+
+    def _close_now(self) -> None:
+        self._state = _CLOSED
+        self._stop_heartbeat()
+        self._shutdown()
 
     def _shutdown(self) -> None:
         """Write what is queued, then close the socket (a TCP FIN after the last byte)."""
-        self._writable = False
         self._flush()
         transport = self._protocol.transport
         if transport is not None and not transport.is_closing():
@@ -625,8 +641,7 @@ class ClientWebSocketResponse:
         await self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"<{type(self).__name__} {self._response.url} [{state}]>"
+        return f"<{type(self).__name__} {self._response.url} [{self._state.name}]>"
 
 
 def _control_payload(message: bytes | str) -> bytes:
