@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import inspect
 import re
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -182,3 +184,83 @@ def test_exception_hierarchy_matches_the_reference() -> None:
     ]
     assert wrong == []
     assert issubclass(h.ServerTimeoutError, asyncio.TimeoutError)
+
+
+# -- documented signatures -----------------------------------------------------------------------
+
+# The callables of issue 2 whose parameters the reference lists; later issues' classes
+# (WebSocket, cookies, auth) are checked by their own tests.
+SIGNATURES_CHECKED = (
+    "ClientSession",
+    "ClientSession.request",
+    "ClientSession.get",
+    "ClientSession.post",
+    "ClientSession.put",
+    "ClientSession.patch",
+    "ClientSession.delete",
+    "ClientSession.head",
+    "ClientSession.options",
+    "request",
+    "BaseConnector",
+    "TCPConnector",
+    "TCPConnector.clear_dns_cache",
+    "UnixConnector",
+    "ClientResponse.text",
+    "ClientResponse.json",
+    "ClientRequest.update_body",
+    "ClientTimeout",
+    "FormData",
+    "FormData.add_field",
+    "FormData.add_fields",
+    "set_zlib_backend",
+)
+
+_SIGNATURE = re.compile(
+    r"^( *)\.\. (?:py:)?(class|function|method|classmethod):: +(\w+)\((.*)\)\s*$"
+)
+_TOP_LEVEL_CLASS = re.compile(r"^\.\. (?:py:)?class:: +(\w+)")
+
+
+@cache
+def documented_signatures() -> dict[str, list[str]]:
+    """Qualified name → documented parameter names (``**kwargs`` kept as ``**``)."""
+    text = re.sub(r"\\\n\s*", "", _spec("client_reference.rst"))  # join continued lines
+    signatures: dict[str, list[str]] = {}
+    owner = ""
+    for line in text.splitlines():
+        if line.startswith(".. "):
+            top = _TOP_LEVEL_CLASS.match(line)
+            owner = top.group(1) if top else ""
+        match = _SIGNATURE.match(line)
+        if match is None:
+            continue
+        indent, _kind, name, params = match.groups()
+        qualified = f"{owner}.{name}" if indent else name
+        names = []
+        for param in params.split(","):
+            param = param.strip().split("=")[0].strip()
+            if param.startswith("**"):
+                names.append("**")
+            elif param.isidentifier() and param != "self":
+                names.append(param)
+        signatures[qualified] = names
+    return signatures
+
+
+def _resolve(qualified: str) -> Any:
+    target: Any = hyperclient
+    for part in qualified.split("."):
+        target = getattr(target, part)
+    return target
+
+
+@pytest.mark.parametrize("qualified", SIGNATURES_CHECKED)
+def test_documented_parameters_are_accepted(qualified: str) -> None:
+    documented = documented_signatures().get(qualified)
+    assert documented is not None, f"the reference has no signature for {qualified}"
+    parameters = inspect.signature(_resolve(qualified)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        # Forwarded keyword arguments cannot be checked here; the integration tests use them.
+        documented = [name for name in documented if name == "**"]
+    missing = [name for name in documented if name != "**" and name not in parameters]
+    assert missing == [], f"{qualified} lacks documented parameters {missing}"

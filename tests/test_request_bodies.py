@@ -451,3 +451,86 @@ async def test_control_char_in_str_url_never_reaches_the_wire(
         return
     request_line = server.connections[0].requests[0].request_line
     assert bad.encode() not in request_line
+
+
+# -- ClientRequest, as a middleware sees it ------------------------------------------------------
+
+
+async def test_client_request_exposes_its_documented_attributes(
+    http_server: LiveServer, session: hyperclient.ClientSession
+) -> None:
+    seen: dict[str, Any] = {}
+
+    async def inspect(
+        request: hyperclient.ClientRequest, handler: hyperclient.ClientHandlerType
+    ) -> hyperclient.ClientResponse:
+        seen.update(
+            method=request.method,
+            url=request.url,
+            original_url=request.original_url,
+            is_ssl=request.is_ssl,
+            version=request.version,
+            compress=request.compress,
+            proxy=request.proxy,
+            server_hostname=request.server_hostname,
+            ssl=request.ssl,
+            session=request.session,
+            response_class=request.response_class,
+            header=request.headers.get("x-test"),
+        )
+        return await handler(request)
+
+    url = http_server.make_url("/echo?q=1")
+    async with session.post(
+        url.with_fragment("part"), data=b"abc", headers={"X-Test": "yes"}, middlewares=(inspect,)
+    ) as resp:
+        assert resp.status == 200
+    assert seen == {
+        "method": "POST",
+        "url": url,
+        "original_url": url.with_fragment("part"),
+        "is_ssl": False,
+        "version": hyperclient.HttpVersion11,
+        "compress": None,
+        "proxy": None,
+        "server_hostname": None,
+        "ssl": True,
+        "session": session,
+        "response_class": hyperclient.ClientResponse,
+        "header": "yes",
+    }
+
+
+async def test_request_without_data_has_an_empty_body(
+    http_server: LiveServer, session: hyperclient.ClientSession
+) -> None:
+    bodies: list[object] = []
+
+    async def inspect(
+        request: hyperclient.ClientRequest, handler: hyperclient.ClientHandlerType
+    ) -> hyperclient.ClientResponse:
+        bodies.append(request.body)
+        return await handler(request)
+
+    async with session.get(http_server.make_url("/echo"), middlewares=(inspect,)) as resp:
+        assert resp.status == 200
+    assert bodies == [b""]
+
+
+async def test_update_body_and_headers_in_a_middleware_reach_the_server(
+    http_server: LiveServer, session: hyperclient.ClientSession
+) -> None:
+    async def rewrite(
+        request: hyperclient.ClientRequest, handler: hyperclient.ClientHandlerType
+    ) -> hyperclient.ClientResponse:
+        await request.update_body(b"replaced body")
+        request.headers["X-Middleware"] = "yes"
+        return await handler(request)
+
+    url = http_server.make_url("/echo")
+    async with session.post(url, data=b"original", middlewares=(rewrite,)) as resp:
+        echo = await resp.json()
+    assert echo["body"] == "replaced body"
+    # Content-Length follows the new body (the reference's update_body warning).
+    assert header(echo, "Content-Length") == str(len(b"replaced body"))
+    assert header(echo, "X-Middleware") == "yes"
