@@ -25,7 +25,9 @@ RESULTS_PREAMBLE = """\
 Every run of `bash benchmarks/run.sh` appends a section here, newest last (see README.md in
 this folder for what each scenario does). Throughput cells are medians over the rounds, then
 the ratio to aiohttp's median in the same run, then the half-range of the rounds as a share of
-the median (a rough noise figure). RSS is each client process's peak resident memory (MiB).
+the median (a rough noise figure). Sections from the CPU-time change on also give throughput
+per CPU-second of the client process, which other work on the machine disturbs less. RSS is
+each client process's peak resident memory (MiB). Notes under a section are written by hand.
 """
 
 
