@@ -27,7 +27,9 @@ from hyperclient import (
     WSServerHandshakeError,
 )
 from hyperclient.websocket import WebSocketError
+from servers import RawServerFactory
 from servers.forward_proxy import ForwardProxy
+from servers.raw import RawConnection, http_response
 from servers.ws import WSServer
 
 
@@ -457,11 +459,6 @@ async def test_wss_through_an_http_proxy_tunnel(
         assert await ws.receive_str() == "through the tunnel"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ws:// through a proxy must use a CONNECT tunnel (RFC 6455 §4.1); the connector "
-    "sends it as a forward-proxy request, which proxies do not upgrade",
-)
 async def test_ws_through_an_http_proxy(
     session: ClientSession, ws_server: WSServer, forward_proxy: ForwardProxy
 ) -> None:
@@ -569,3 +566,35 @@ async def test_no_warnings_for_a_normal_session(ws_server: WSServer) -> None:
         async with ClientSession() as session, session.ws_connect(ws_server.url("/echo")) as ws:
             await ws.send_str("x")
             await ws.receive()
+
+
+# --- the session's ownership ------------------------------------------------------------------
+
+
+async def test_session_close_ends_open_websockets(ws_server: WSServer) -> None:
+    session = ClientSession()
+    ws = await session.ws_connect(ws_server.url("/echo"))
+    await session.close()  # returns only when every socket, the WebSocket's too, is closed
+    msg = await asyncio.wait_for(ws.receive(), timeout=5)
+    assert msg.type in (hyperclient.WSMsgType.CLOSED, hyperclient.WSMsgType.ERROR)
+    assert ws.closed
+
+
+async def test_ws_proxy_from_the_environment_is_used_with_trust_env(
+    monkeypatch: pytest.MonkeyPatch, ws_server: WSServer, raw_server: RawServerFactory
+) -> None:
+    async def refuse(conn: RawConnection) -> None:
+        await conn.read_request(body=False)
+        await conn.send(http_response(status="403 Forbidden"))
+
+    proxy = await raw_server(refuse)
+    for name in ("http_proxy", "https_proxy", "ws_proxy", "wss_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("WS_PROXY", str(proxy.url))
+    async with ClientSession(trust_env=True) as session:
+        with pytest.raises(hyperclient.ClientHttpProxyError) as info:
+            await session.ws_connect(ws_server.url("/echo"))
+    assert info.value.status == 403
+    request_line = proxy.connections[0].requests[0].request_line
+    assert request_line.startswith(b"CONNECT 127.0.0.1:")

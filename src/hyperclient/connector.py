@@ -287,7 +287,7 @@ class TCPConnector(BaseConnector):
         proxy_host = (proxy.raw_host or "").rstrip(".") if proxy_tls is not None else None
         sock = await self._open_socket(key, addr_infos, ClientProxyConnectionError)
         error = ClientProxyConnectionError
-        if not req.is_ssl:
+        if not req.needs_tunnel:
             _, protocol = await self._wrap(sock, key, self._factory, error, proxy_tls, proxy_host)
             if proxy_tls is not None:
                 self._after_tls(protocol, None, req)
@@ -297,7 +297,16 @@ class TCPConnector(BaseConnector):
             sock, key, lambda: TunnelProtocol(loop), error, proxy_tls, proxy_host
         )
         await open_tunnel(tunnel, key, req.url, proxy, proxy_auth, req.proxy_headers)
-        return await self._start_tls(transport, req, key, ssl_arg)
+        if req.is_ssl:
+            return await self._start_tls(transport, req, key, ssl_arg)
+        # A plain tunnel (an Upgrade to ws://): the origin speaks on it directly.
+        protocol = self._factory()
+        transport.set_protocol(protocol)
+        protocol.connection_made(transport)
+        # Its key is the same as for absolute-form requests through this proxy, which must never
+        # land on a tunnel to one origin: keep it out of the pool.
+        protocol.should_close = True
+        return protocol
 
     def _ssl_for(self, req: ClientRequest) -> SSLArg:
         return req.ssl if req.ssl is not True else self._ssl

@@ -134,6 +134,8 @@ class BaseConnector:
         self._active = 0
         self._active_per_key: dict[ConnectionKey, int] = {}
         self._in_use: set[ResponseProtocol] = set()
+        # Connections handed to another protocol (WebSocket) still end with the connector.
+        self._detached: set[ResponseProtocol] = set()
         self._waiters: deque[tuple[ConnectionKey, asyncio.Future[None]]] = deque()
         self._cleanup_handle: asyncio.TimerHandle | None = None
         self._opening: set[asyncio.Future[Any]] = set()
@@ -187,8 +189,10 @@ class BaseConnector:
             self._cleanup_handle = None
         protocols = [p for entries in self._idle.values() for p, _ in entries]
         protocols.extend(self._in_use)
+        protocols.extend(self._detached)
         self._idle.clear()
         self._in_use.clear()
+        self._detached.clear()
         for fut in self._opening:
             fut.cancel()
         for _, waiter in self._waiters:
@@ -345,6 +349,9 @@ class BaseConnector:
 
     def _detach(self, key: ConnectionKey, protocol: ResponseProtocol) -> None:
         self._in_use.discard(protocol)
+        if not protocol.closed.done():
+            self._detached.add(protocol)
+            protocol.closed.add_done_callback(lambda _: self._detached.discard(protocol))
         self._free_slot(key)
 
     def _schedule_cleanup(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -170,7 +170,7 @@ class ClientRequest:
         self._auth = auth
         if auth is not None:
             self.headers[hdrs.AUTHORIZATION] = auth.encode()
-        if proxy is not None and not self.is_ssl:
+        if proxy is not None and not self.needs_tunnel:
             self._add_proxy_headers(proxy_auth)
         self.compress = self._check_compress(compress) if compress else None
         self.chunked = self._check_chunked(chunked) if chunked else chunked
@@ -388,6 +388,12 @@ class ClientRequest:
             )
         return info
 
+    @property
+    def needs_tunnel(self) -> bool:
+        """Through a proxy, whether this request needs a CONNECT tunnel to its origin: TLS to
+        the origin, or an Upgrade (a WebSocket must reach the origin itself, RFC 6455 §4.1)."""
+        return self.is_ssl or hdrs.UPGRADE in self.headers
+
     def is_ssl_fingerprint(self) -> bool:
         return isinstance(self.ssl, Fingerprint)
 
@@ -474,7 +480,7 @@ class ClientRequest:
     def _target(self) -> str:
         if self.method == "CONNECT":
             return f"{self.url.raw_host}:{self.url.port}"
-        if self.proxy is not None and not self.is_ssl:
+        if self.proxy is not None and not self.needs_tunnel:
             return str(self.url)  # absolute-form through a forward proxy (RFC 9112 §3.2.2)
         return self.url.raw_path_qs
 

@@ -56,6 +56,11 @@ async def ws_connect(
     compress = _window_bits(compress)
     protocols = tuple(protocols)
     key = new_key()
+    if proxy is None and session.trust_env:
+        # WS_PROXY / WSS_PROXY are chosen by the ws:// URL, before it becomes http:// below.
+        found = session._env_proxy_for(URL(url) if isinstance(url, str) else url)
+        if found is not None:
+            proxy, proxy_auth = found[0], proxy_auth if proxy_auth is not None else found[1]
     resp = await session._request(
         method,
         _http_url(session, url),
