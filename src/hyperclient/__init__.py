@@ -80,7 +80,13 @@ from .tracing import (
     TraceRequestStartParams,
     TraceResponseChunkReceivedParams,
 )
-from .websocket import ClientWebSocketResponse, WSCloseCode, WSMessage, WSMsgType
+from .websocket import (
+    ClientWebSocketResponse,
+    WebSocketError,
+    WSCloseCode,
+    WSMessage,
+    WSMsgType,
+)
 
 __version__ = "0.1.0"
 
@@ -169,6 +175,7 @@ __all__ = (
     "WSMessageTypeError",
     "WSMsgType",
     "WSServerHandshakeError",
+    "WebSocketError",
     "hdrs",
     "payload",
     "request",
