@@ -237,12 +237,6 @@ async def test_transfer_encoding_chunked_with_a_trailing_tab_is_chunked_or_refus
         assert_refused_head(outcome)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an HTTP/1.0 response with Transfer-Encoding and Connection: keep-alive goes back to "
-    "the pool: llhttp keeps it alive, and http1/parser.py does not set should_close for "
-    "Transfer-Encoding on HTTP/1.0 (RFC 9112 §6.1 requires closing after the message)",
-)
 async def test_transfer_encoding_on_an_http10_response_never_keeps_the_connection(
     raw_server: RawServerFactory, client: hyperclient.ClientSession
 ) -> None:

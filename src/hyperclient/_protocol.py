@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .compression import DecompressionError, get_decoder
 from .exceptions import (
@@ -209,27 +209,19 @@ class ResponseProtocol(asyncio.Protocol):
     # --- the request side ---------------------------------------------------------------------
 
     def begin(
-        self,
-        *,
-        is_head: bool,
-        read_until_eof: bool = True,
-        read_bufsize: int,
-        read_timeout: float | None,
-        auto_decompress: bool,
-        timer: Deadline | _NoDeadline,
-        limits: tuple[int, int, int] | None,
+        self, is_head: bool, params: tuple[Any, ...], timer: Deadline | _NoDeadline
     ) -> asyncio.Future[tuple[ResponseHead, StreamReader]]:
-        """Get ready for the response to the request about to be written."""
+        """Get ready for the response to the request about to be written. *params*:
+        (read_bufsize, sock_read, auto_decompress, parser limits or None, read_until_eof)."""
         self.state = _AWAIT_HEAD
         self.uses += 1
         self.got_bytes = False
-        self._read_bufsize = read_bufsize
-        self._read_timeout = read_timeout
-        self._auto_decompress = auto_decompress
+        self._read_bufsize, self._read_timeout, self._auto_decompress, limits, until_eof = params
         self._timer = timer
+        parser = self.parser
         if limits is not None:
-            self.parser.set_limits(*limits)
-        self.parser.expect_response(is_head, read_until_eof)
+            parser.set_limits(*limits)
+        parser.expect_response(is_head, until_eof)
         waiter = self._head_waiter = self._loop.create_future()
         return waiter
 

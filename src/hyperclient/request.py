@@ -41,6 +41,7 @@ _KNOWN_METHODS = frozenset(
     ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
 )
 _NO_SKIP: frozenset[str] = frozenset()
+_NO_TRACES: list[Trace] = []  # shared and never mutated: requests without tracing
 
 
 class RequestInfo(NamedTuple):
@@ -145,7 +146,7 @@ class ClientRequest:
         self._session = session
         self._loop = loop
         self._timer = timer if timer is not None else NO_DEADLINE
-        self._traces = traces or []
+        self._traces = traces if traces else _NO_TRACES
         self._writer: asyncio.Task[None] | None = None
         self._continue: asyncio.Future[None] | None = None
         self._request_info: RequestInfo | None = None
@@ -174,7 +175,9 @@ class ClientRequest:
             self._add_proxy_headers(proxy_auth)
         self.compress = self._check_compress(compress) if compress else None
         self.chunked = self._check_chunked(chunked) if chunked else chunked
-        self._expect100 = expect100 or (self.headers.get(hdrs.EXPECT, "").lower() == "100-continue")
+        self._expect100 = expect100 or (
+            hdrs.EXPECT in self.headers and self.headers[hdrs.EXPECT].lower() == "100-continue"
+        )
         if data is not None:
             self._set_body(data)
         self._frame_body()
@@ -205,7 +208,7 @@ class ClientRequest:
             # yarl caches this per URL: the authority, without a default port (RFC 9110 §7.2).
             result[hdrs.HOST] = self.url.host_port_subcomponent or ""
         for name, value in self.DEFAULT_HEADERS.items():
-            if name not in result and name.lower() not in skip:
+            if name not in result and (not skip or name.lower() not in skip):
                 result[name] = value
         if hdrs.USER_AGENT not in result and "user-agent" not in skip:
             result[hdrs.USER_AGENT] = _USER_AGENT
@@ -420,15 +423,7 @@ class ClientRequest:
         if protocol is None:
             raise RuntimeError("The connection was already released")
         params = self._response_params or _DEFAULT_RESPONSE_PARAMS
-        waiter = protocol.begin(
-            is_head=self.method == "HEAD",
-            read_until_eof=params[4],
-            read_bufsize=params[0],
-            read_timeout=params[1],
-            auto_decompress=params[2],
-            timer=self._timer,
-            limits=params[3],
-        )
+        waiter = protocol.begin(self.method == "HEAD", params, self._timer)
         protocol.on_done = conn._message_done
         headers = self.headers
         if hdrs.CONNECTION not in headers:
@@ -463,7 +458,7 @@ class ClientRequest:
             timer=self._timer,
             request_info=self.request_info,
             traces=self._traces,
-            loop=self.loop,
+            loop=self._loop,
             session=self._session,
         )
         response._head_waiter = waiter
@@ -476,6 +471,10 @@ class ClientRequest:
         body = self._body
         if body is not None and (self._writer is None or self._writer.done()):
             await body.close()
+
+    @property
+    def has_body(self) -> bool:
+        return self._body is not None
 
     def _target(self) -> str:
         if self.method == "CONNECT":

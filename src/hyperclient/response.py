@@ -122,7 +122,7 @@ class ClientResponse:
         except BadHttpMessage as exc:
             connection.close()
             raise ClientResponseError(
-                self._request_info, self._history, status=400, message=exc.message
+                self.request_info, self._history, status=400, message=exc.message
             ) from exc
         except BaseException:
             connection.close()
@@ -176,7 +176,7 @@ class ClientResponse:
 
     @property
     def real_url(self) -> URL:
-        return self._request_info.real_url
+        return self.request_info.real_url
 
     @property
     def host(self) -> str:
@@ -292,7 +292,7 @@ class ClientResponse:
             expected = content_type == "application/json"
             if not (content_type_is_json(mimetype) if expected else content_type in mimetype):
                 raise ContentTypeError(
-                    self._request_info,
+                    self.request_info,
                     self._history,
                     status=self.status,
                     message=f"Attempt to decode JSON with unexpected mimetype: {mimetype}",
@@ -367,7 +367,7 @@ class ClientResponse:
         if self.status >= 400:
             self.release()
             raise ClientResponseError(
-                self._request_info,
+                self.request_info,
                 self._history,
                 status=self.status,
                 message=self.reason or "",

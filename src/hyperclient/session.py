@@ -109,7 +109,8 @@ class _RequestContextManager(Generic[_R]):
         resp = self._resp
         if resp is not None:
             resp.release()
-            await resp.wait_for_close()
+            if not isinstance(resp, ClientResponse) or resp._writer is not None:
+                await resp.wait_for_close()  # a body still being written, or a WebSocket
 
 
 @dataclasses.dataclass(frozen=True)
@@ -518,11 +519,13 @@ class ClientSession:
             with timer:
                 resp = await self._run_hops(plan)
             resp._created_at = created_at
-            try:
-                await self._check_status(resp, raise_for_status)
-            except BaseException:
-                resp.close()
-                raise
+            check = self._raise_for_status if raise_for_status is None else raise_for_status
+            if check:
+                try:
+                    await self._check_status(resp, check)
+                except BaseException:
+                    resp.close()
+                    raise
         except BaseException as exc:
             timer.cancel()
             if traces:
@@ -611,7 +614,7 @@ class ClientSession:
                     return resp
         finally:
             # Files and iterators behind the body are released once no hop needs them.
-            if req is not None:
+            if req is not None and req.has_body:
                 await req.close_body()
 
     def _make_request(self, plan: _Plan, redirected: bool) -> ClientRequest:
@@ -816,14 +819,11 @@ class ClientSession:
         if pairs:
             self._cookie_jar.update_cookies(pairs, resp.url)
 
-    async def _check_status(self, resp: ClientResponse, override: Any) -> None:
-        check = self._raise_for_status if override is None else override
+    async def _check_status(self, resp: ClientResponse, check: Any) -> None:
         if check is True:
             resp.raise_for_status()
-        elif check:
+        else:
             await check(resp)
-
-    # --- option merging -----------------------------------------------------------------------
 
     def _build_url(self, str_or_url: str | URL) -> URL:
         try:

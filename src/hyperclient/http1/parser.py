@@ -263,6 +263,10 @@ class ResponseParser:
             version = HttpVersion(int(buf[start + 5 : start + 6]), int(buf[start + 7 : start + 8]))
         reason = buf[start + 13 : line_end].decode("utf-8", "surrogateescape")
         head = ResponseHead(version, status, reason, block)
+        if version is HttpVersion10 and head.has_header(b"\r\ntransfer-encoding:"):
+            # RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing; whatever the
+            # Connection header says, the connection ends with this message.
+            self.should_close = True
         if 100 <= status < 200 and status != 101:
             # An interim response (RFC 9110 §15.2): the final head follows right after it.
             self._scan_from = end + 4
