@@ -9,7 +9,6 @@ import json as _json
 import sys
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
-from http.cookies import BaseCookie
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
@@ -18,34 +17,23 @@ from yarl import URL
 
 from . import hdrs
 from .abc import AbstractCookieJar
-from .auth import BasicAuth, strip_auth_from_url
-from .connector import BaseConnector, Connection, TCPConnector
-from .cookiejar import CookieJar, set_cookie_pairs
+from .auth import BasicAuth
+from .connector import BaseConnector, TCPConnector
+from .cookiejar import CookieJar
 from .exceptions import (
-    ClientConnectionResetError,
     ClientError,
     ClientOSError,
     InvalidUrlClientError,
-    NonHttpUrlClientError,
-    RedirectClientError,
-    ServerDisconnectedError,
-    TooManyRedirects,
 )
 from .helpers import sentinel
+from .hops import _Hops, _Plan
 from .http1 import HttpVersion, HttpVersion11
-from .middlewares import ClientHandlerType, ClientMiddlewareType, build_chain
-from .netrc import netrc_auth_for
+from .middlewares import ClientMiddlewareType
 from .proxy import EnvProxies, ProxyInfo, prepare_proxy
 from .redirects import (
-    BODY_HEADERS,
-    CREDENTIAL_HEADERS,
-    REDIRECT_STATUSES,
-    drops_body,
-    location_of,
-    redirect_url,
     same_origin,
 )
-from .request import IDEMPOTENT_METHODS, ClientRequest
+from .request import ClientRequest
 from .response import ClientResponse, _location
 from .timeouts import (
     DEFAULT_TIMEOUT,
@@ -58,7 +46,6 @@ from .timeouts import (
 from .tls import resolve_ssl_arg
 
 if TYPE_CHECKING:
-    from .timeouts import _NoDeadline
     from .tracing import Trace, TraceConfig
 
 __all__ = ("ClientSession", "request")
@@ -123,71 +110,6 @@ class _Options:
     limits: tuple[int, int, int] | None
 
 
-class _Plan:
-    """What one request call asked for, and how it changes from hop to hop."""
-
-    __slots__ = (
-        "allow_redirects",
-        "auth",
-        "chunked",
-        "compress",
-        "cookies",
-        "data",
-        "env_proxy",
-        "expect100",
-        "headers",
-        "max_redirects",
-        "method",
-        "middlewares",
-        "params",
-        "proxy",
-        "proxy_auth",
-        "proxy_headers",
-        "response_params",
-        "server_hostname",
-        "skip",
-        "ssl",
-        "timeout",
-        "timer",
-        "traces",
-        "url",
-    )
-
-    def __init__(
-        self,
-        method: str,
-        url: URL,
-        params: Any,
-        data: Any,
-        cookies: Any,
-        headers: CIMultiDict[str],
-    ) -> None:
-        self.method = method
-        self.url = url
-        self.params = params
-        self.data = data
-        self.cookies = cookies
-        self.headers = headers
-        self.auth: BasicAuth | None = None
-        self.skip: frozenset[str] = frozenset()
-        self.allow_redirects = True
-        self.max_redirects = 10
-        self.compress: Any = None
-        self.chunked: bool | None = None
-        self.expect100 = False
-        self.env_proxy = False  # the proxy (or none) came from the environment: re-pick per hop
-        self.ssl: Any = True
-        self.server_hostname: str | None = None
-        self.proxy_headers: Any = None
-        self.proxy: URL | None = None
-        self.proxy_auth: BasicAuth | None = None
-        self.timeout = DEFAULT_TIMEOUT
-        self.response_params: Any = None
-        self.middlewares: tuple[ClientMiddlewareType, ...] = ()
-        self.traces: list[Trace] = []
-        self.timer: Deadline | _NoDeadline = NO_DEADLINE
-
-
 def _caller_location() -> tuple[str, int] | None:
     """file and line of the caller of a session method, for "unclosed" warnings. Only frames
     of this module stand between (the verb, __aenter__, _request), so this is a few steps."""
@@ -199,7 +121,7 @@ def _caller_location() -> tuple[str, int] | None:
     return frame.f_code.co_filename, frame.f_lineno
 
 
-class ClientSession:
+class ClientSession(_Hops):
     """A pool of connections, default settings and a cookie jar, shared by many requests."""
 
     ATTRS = frozenset(
@@ -594,237 +516,6 @@ class ClientSession:
         base = self._base_url
         return auth if base is None or same_origin(url, base) else None
 
-    async def _run_hops(self, plan: _Plan) -> ClientResponse:
-        """Send, and follow redirects: each hop runs the middleware chain once."""
-        history: list[ClientResponse] = []
-        req: ClientRequest | None = None
-        try:
-            while True:
-                req = self._make_request(plan, bool(history))
-                if plan.middlewares:
-                    handler = build_chain(self._send_once_factory(plan), plan.middlewares)
-                    resp = await handler(req)
-                else:
-                    resp = await self._send_once(req, plan.timeout, plan.traces)
-                if history:
-                    resp._history = tuple(history)
-                if not (plan.allow_redirects and resp.status in REDIRECT_STATUSES):
-                    return resp
-                if not await self._prepare_redirect(plan, req, resp, history):
-                    return resp
-        finally:
-            # Files and iterators behind the body are released once no hop needs them.
-            if req is not None and req.has_body:
-                await req.close_body()
-
-    def _make_request(self, plan: _Plan, redirected: bool) -> ClientRequest:
-        url = plan.url
-        if url.scheme not in _HTTP_SCHEMES:
-            raise NonHttpUrlClientError(url)
-        if not url.raw_host:
-            raise InvalidUrlClientError(url)
-        headers = plan.headers
-        auth = plan.auth
-        if url.raw_user is not None or url.raw_password is not None:
-            url, url_auth = strip_auth_from_url(url)
-            if url_auth is not None:
-                auth = url_auth  # a redirect's Location may carry credentials of its own
-        if auth is not None:
-            if not redirected and hdrs.AUTHORIZATION in headers:
-                raise ValueError(
-                    "Cannot combine AUTHORIZATION header with AUTH argument or credentials "
-                    "encoded in URL"
-                )
-        elif self._trust_env and hdrs.AUTHORIZATION not in headers:
-            auth = self._netrc_auth(url)
-        cookies = plan.cookies
-        jar = self._cookie_jar
-        if not self._jar_is_empty(jar) or (cookies and not jar.quote_cookie):
-            cookies = self._cookies_for(url, cookies)
-        if redirected or cookies or plan.middlewares:
-            # The request writes Cookie (and more) into the headers it is given, and a
-            # middleware may add headers meant for this hop's origin only: the next hop must
-            # start from the caller's headers, not from this hop's.
-            headers = headers.copy()
-        req = self._request_class(
-            plan.method,
-            url,
-            params=plan.params,
-            headers=headers,
-            skip_auto_headers=plan.skip,
-            data=plan.data,
-            cookies=cookies,
-            auth=auth,
-            version=self._version,
-            compress=plan.compress,
-            chunked=plan.chunked,
-            expect100=plan.expect100,
-            loop=self._loop,
-            response_class=self._response_class,
-            proxy=plan.proxy,
-            proxy_auth=plan.proxy_auth,
-            timer=plan.timer,
-            session=self,
-            ssl=plan.ssl,
-            server_hostname=plan.server_hostname,
-            proxy_headers=plan.proxy_headers,
-            traces=plan.traces,
-            trust_env=self._trust_env,
-        )
-        req._response_params = plan.response_params
-        return req
-
-    async def _prepare_redirect(
-        self,
-        plan: _Plan,
-        req: ClientRequest,
-        resp: ClientResponse,
-        history: list[ClientResponse],
-    ) -> bool:
-        """Update *plan* for the hop after *resp*; False if there is nowhere to go."""
-        location = location_of(resp.status, resp.headers)
-        if location is None:
-            return False  # a 3xx without Location is the final answer
-        if plan.traces:
-            for trace in plan.traces:
-                await trace.send_request_redirect(req.method, req.url, plan.headers, resp)
-        history.append(resp)
-        await self._finish_redirect_body(resp)
-        # SUPPLEMENT.md: max_redirects=N fails when the N-th redirect arrives.
-        if len(history) >= plan.max_redirects:
-            raise TooManyRedirects(
-                history[0].request_info,
-                tuple(history),
-                status=resp.status,
-                message=resp.reason or "",
-            )
-        new_url = redirect_url(resp.url, location, requote=self._requote_redirect_url)
-        headers = plan.headers = plan.headers.copy()
-        headers.popall(hdrs.HOST, None)
-        if drops_body(resp.status, plan.method):
-            plan.method = hdrs.METH_GET
-            plan.data = None
-            plan.compress = plan.chunked = None
-            plan.expect100 = False
-            await req.close_body()
-            for name in BODY_HEADERS:
-                headers.popall(name, None)
-        elif req._body is not None:
-            plan.data = self._replayable_body(req, resp)
-        self._carry_credentials(plan, new_url)
-        if plan.env_proxy:
-            # HTTP_PROXY / HTTPS_PROXY / NO_PROXY decide per target: a redirect to another
-            # scheme or host may need another proxy, or none.
-            self._env_proxy_to(plan, new_url, None)
-        plan.url = new_url
-        plan.params = None  # the reference: params apply to the first hop only
-        return True
-
-    async def _finish_redirect_body(self, resp: ClientResponse) -> None:
-        """Read a small redirect body to its end so its connection goes back to the pool;
-        close the connection instead when the body is large or of unknown length, since
-        reading it only to save a connection costs more than a new one."""
-        if not resp.content.is_eof():
-            length = resp.content_length
-            if length is not None and length <= _REDIRECT_BODY_LIMIT:
-                try:
-                    await resp.read()  # kept: history[i].read() still gives the body
-                except ClientError:
-                    return  # read() closed the connection; the redirect itself is intact
-        resp.release()
-
-    @staticmethod
-    def _replayable_body(req: ClientRequest, resp: ClientResponse) -> Any:
-        """The body for a 307/308 hop (RFC 9110 §15.4.8: same method, same content)."""
-        body = req._body
-        if body is not None and body.consumed:
-            raise RedirectClientError(
-                f"Cannot follow the {resp.status} redirect to {resp.headers.get(hdrs.LOCATION)}: "
-                f"it needs the request body again, and the {type(body).__name__} was already "
-                "sent; pass bytes or a seekable file to allow it"
-            )
-        return body
-
-    def _carry_credentials(self, plan: _Plan, new_url: URL) -> None:
-        """Keep the credentials for a hop to the same origin; drop them for another origin
-        (RFC 9110 §15.4: a redirect must not leak them). The jar still adds the cookies it
-        holds for the new origin, and base_url's origin gets the session's auth back."""
-        old_url = plan.url
-        if same_origin(old_url, new_url):
-            if plan.auth is None and old_url.raw_user is not None:
-                plan.auth = BasicAuth.from_url(old_url)
-            return
-        plan.cookies = None
-        headers = plan.headers
-        for name in CREDENTIAL_HEADERS:
-            headers.popall(name, None)
-        base = self._base_url
-        plan.auth = self._default_auth if base is not None and same_origin(new_url, base) else None
-
-    def _send_once_factory(self, plan: _Plan) -> ClientHandlerType:
-        timeout, traces = plan.timeout, plan.traces
-
-        async def handler(req: ClientRequest) -> ClientResponse:
-            return await self._send_once(req, timeout, traces)
-
-        return handler
-
-    async def _send_once(
-        self, req: ClientRequest, timeout: ClientTimeout, traces: list[Trace]
-    ) -> ClientResponse:
-        """Send on a pooled or new connection; retry once on a new one if a reused connection
-        turns out to be dead before any byte of the response (the server closed it while it sat
-        in the pool: RFC 9112 §9.3.1 allows retrying idempotent requests then)."""
-        connector = self._connector
-        if connector is None:
-            raise RuntimeError("Session is closed")
-        conn = None if traces else connector._acquire_idle(req)
-        if conn is None:
-            conn = await connector.connect(req, traces, timeout)
-        protocol = conn.protocol
-        reused = protocol is not None and protocol.uses > 0
-        try:
-            return await self._exchange(req, conn)
-        except (ServerDisconnectedError, ClientConnectionResetError, ClientOSError):
-            if not (
-                reused
-                and req.method in IDEMPOTENT_METHODS
-                and protocol is not None
-                and not protocol.got_bytes
-                and req._body_bytes is not None
-            ):
-                raise
-        conn = await connector.connect(req, traces, timeout, fresh=True)
-        return await self._exchange(req, conn)
-
-    async def _exchange(self, req: ClientRequest, conn: Connection) -> ClientResponse:
-        try:
-            # A request class that overrides send() gets it called; ours needs no await.
-            resp = (
-                req._send_now(conn)
-                if self._plain_send and not req._traces
-                else await req.send(conn)
-            )
-        except BaseException:
-            conn.close()
-            raise
-        await resp.start(conn)
-        if resp._has_header(b"\r\nset-cookie:"):
-            self._store_cookies(resp)
-        return resp
-
-    def _store_cookies(self, resp: ClientResponse) -> None:
-        # Line by line, not resp.cookies: that keeps one cookie per name (the reference's note).
-        pairs = set_cookie_pairs(resp.headers.getall(hdrs.SET_COOKIE, ()))
-        if pairs:
-            self._cookie_jar.update_cookies(pairs, resp.url)
-
-    async def _check_status(self, resp: ClientResponse, check: Any) -> None:
-        if check is True:
-            resp.raise_for_status()
-        else:
-            await check(resp)
-
     def _build_url(self, str_or_url: str | URL) -> URL:
         try:
             url = URL(str_or_url) if isinstance(str_or_url, str) else str_or_url
@@ -902,34 +593,6 @@ class ClientSession:
                 self._max_headers if max_headers is None else max_headers,
             ),
         )
-
-    @staticmethod
-    def _jar_is_empty(jar: AbstractCookieJar) -> bool:
-        is_empty = getattr(jar, "is_empty", None)
-        return bool(is_empty()) if is_empty is not None else not len(jar)
-
-    def _cookies_for(self, url: URL, request_cookies: Any) -> Any:
-        """The jar's cookies for *url* with the call's own on top (they win on a name clash and
-        are never stored). The jar's filter_cookies result follows its quote_cookie setting, so
-        a plain value assigned into it is quoted, or not, the same way as the jar's own."""
-        filtered = self._cookie_jar.filter_cookies(url)
-        if request_cookies:
-            pairs = (
-                request_cookies.items() if hasattr(request_cookies, "items") else request_cookies
-            )
-            for name, value in pairs:
-                if isinstance(value, BaseCookie):
-                    for morsel in value.values():
-                        filtered[morsel.key] = morsel
-                else:
-                    filtered[name] = value
-        return filtered if len(filtered) else None
-
-    def _netrc_auth(self, url: URL) -> BasicAuth | None:
-        """trust_env: the .netrc entry for the host (netrc.py keeps the parsed file until it
-        changes, so this is a stat, not a read, per request)."""
-        host = url.host
-        return netrc_auth_for(host) if host else None
 
     def _make_traces(self, trace_request_ctx: Any) -> list[Trace]:
         from .tracing import Trace
