@@ -219,12 +219,6 @@ async def test_transfer_encoding_ending_in_chunked_is_read_as_chunked_once(
         assert_refused_head(outcome)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="llhttp does not strip a trailing TAB from Transfer-Encoding, so 'chunked\\t' is read "
-    "until close while ResponseHead.framing() (and h11) say chunked; http1/parser.py should "
-    "refuse such a head (or treat it as chunked): today the client waits for the close",
-)
 async def test_transfer_encoding_chunked_with_a_trailing_tab_is_chunked_or_refused(
     raw_server: RawServerFactory,
 ) -> None:
@@ -433,11 +427,6 @@ async def test_header_line_that_is_not_a_field_is_a_response_error(
     assert_refused_head(await hostile_exchange(raw_server, client, hostile))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="llhttp accepts NUL in the reason phrase and http1/parser.py passes it on to "
-    "resp.reason; RFC 9112 §4 allows only HTAB, SP, VCHAR and obs-text there",
-)
 async def test_nul_in_the_status_line_is_refused_or_replaced(
     raw_server: RawServerFactory, client: hyperclient.ClientSession
 ) -> None:
@@ -451,12 +440,6 @@ async def test_nul_in_the_status_line_is_refused_or_replaced(
     assert_refused_head(outcome)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="llhttp skips empty lines before a status line, but http1/parser.py's "
-    "on_headers_complete reads the version at a fixed offset from the start of its buffer, so "
-    "a leading CRLF raises a bare ValueError (not a ClientError) from resp.start()",
-)
 @pytest.mark.parametrize(
     "prefix",
     [b"\r\n", b"\n", b"HTTP/1.1 103 Early Hints\r\n\r\n\r\n"],
@@ -489,12 +472,6 @@ async def test_malformed_status_line_is_a_response_error(
     assert_refused_head(await hostile_exchange(raw_server, client, hostile))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="llhttp also parses RTSP/ and ICE/ status lines; http1/parser.py then reads the "
-    "version at HTTP's offsets: 'ICE/1.0 200' raises a bare ValueError from resp.start() and "
-    "'RTSP/1.0 200 OK' passes as HTTP/1.0. The parser should refuse any name but HTTP",
-)
 @pytest.mark.parametrize("status_line", [b"ICE/1.0 200", b"RTSP/1.0 200 OK"], ids=["ice", "rtsp"])
 async def test_status_line_of_another_protocol_is_a_response_error(
     status_line: bytes, raw_server: RawServerFactory, client: hyperclient.ClientSession
@@ -572,12 +549,6 @@ async def test_switching_protocols_to_a_plain_request_never_reaches_the_next_req
     assert outcome.error is not None or outcome.body == b""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="http1/parser.py keeps every interim head in _buf and measures the head limit from "
-    "_scan_from, which moves past each one: an endless stream of 1xx responses grows memory "
-    "without bound and, since bytes keep coming, no sock_read timeout ends it",
-)
 async def test_endless_interim_responses_are_refused(
     raw_server: RawServerFactory, client: hyperclient.ClientSession
 ) -> None:

@@ -89,14 +89,6 @@ async def test_empty_line_after_a_response_in_the_same_read_is_harmless(
     assert await get_body(client, server.make_url("/2")) in (FRESH, REUSED)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bytes after a complete response in the same read are fed on to llhttp, which "
-    "keeps a partial head in its state while the connection goes back to the pool; the next "
-    "response is then parsed after them (a pushed 'HTTP/1.1 404 ...\\r\\nX-Swallow: ' turns "
-    "the next answer into a 404). http1/parser.py should report bytes past the end of a "
-    "message (e.g. from on_message_begin) and _protocol.py drop the connection",
-)
 @pytest.mark.parametrize(
     "tail",
     [b"HTTP/1.1 404 Not Found\r\nX-Swallow: ", b"HTTP/1.1 200 OK\r\nContent-Le"],

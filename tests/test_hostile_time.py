@@ -132,12 +132,6 @@ async def test_sock_read_fires_with_its_own_class_when_the_peer_goes_silent(
     assert 0.25 <= clock.elapsed < 0.3 + SLACK
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the sock_read timer starts in ResponseProtocol.request_sent(), which an "
-    "Expect: 100-continue request reaches only after the 100 that a silent server never "
-    "sends: the wait for the head is bounded by total alone (forever without it)",
-)
 async def test_sock_read_fires_when_the_peer_never_answers_expect_100_continue(
     raw_server: RawServerFactory, client: hyperclient.ClientSession
 ) -> None:

@@ -232,6 +232,9 @@ class ResponseProtocol(asyncio.Protocol):
 
     def expect_continue(self) -> asyncio.Future[None]:
         waiter = self._continue_waiter = self._loop.create_future()
+        # The head is out and the server owes us an answer (100 or final): its silence counts.
+        if self._read_timeout:
+            self._start_read_timer()
         return waiter
 
     async def drain(self) -> None:
@@ -276,6 +279,9 @@ class ResponseProtocol(asyncio.Protocol):
         if head.status == 100:
             waiter = self._continue_waiter
             if waiter is not None and not waiter.done():
+                # Now it is our turn to send the body: the server's silence is expected until
+                # request_sent() starts the timer again.
+                self._cancel_read_timer()
                 waiter.set_result(None)
 
     def on_head(self, head: ResponseHead, has_body: bool) -> None:
@@ -324,6 +330,11 @@ class ResponseProtocol(asyncio.Protocol):
             out = decoder.decompress(b"", limit)
             if out:
                 stream.feed_data(out)
+
+    def on_unexpected_message(self) -> None:
+        # Bytes of a response nobody asked for (RFC 9112 §9.3.2: no pipelining here): this
+        # connection must not carry another request, whatever state the parser is in.
+        self.close()
 
     def on_chunk_header(self) -> None:
         stream = self._stream

@@ -283,6 +283,9 @@ class TunnelProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         pass
 
+    def on_unexpected_message(self) -> None:
+        pass  # a CONNECT answer ends the proxy's part; what follows belongs to the tunnel
+
 
 def connect_headers(
     url: URL, proxy_auth: BasicAuth | None, proxy_headers: Mapping[str, str] | None

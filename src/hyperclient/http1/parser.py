@@ -114,6 +114,7 @@ class ParserSink(Protocol):
     def on_chunk_header(self) -> None: ...
     def on_chunk_complete(self) -> None: ...
     def on_message_complete(self) -> None: ...
+    def on_unexpected_message(self) -> None: ...
 
 
 class _Stop(Exception):
@@ -130,8 +131,10 @@ class ResponseParser:
 
     __slots__ = (
         "_buf",
+        "_expecting",
         "_head_limit",
         "_in_head",
+        "_interim",
         "_max_field_size",
         "_max_headers",
         "_max_line_size",
@@ -170,6 +173,8 @@ class ResponseParser:
         self._buf = b""  # the bytes of the head(s) being received
         self._scan_from = 0  # where the current head starts in _buf (after interim heads)
         self._in_head = True
+        self._expecting = False
+        self._interim = 0
         self._meta_bytes = 0
         self._no_body_read = False
         self._read_until_eof_off = False
@@ -191,6 +196,8 @@ class ResponseParser:
         self._read_until_eof_off = not read_until_eof
         self.should_close = False
         self.leftover_after_head = False
+        self._expecting = True
+        self._interim = 0
 
     def feed_data(self, data: bytes) -> None:
         """Parse *data*. Raises BadHttpMessage for a malformed or oversized head, and
@@ -232,6 +239,7 @@ class ResponseParser:
                 raise _unwrap(exc) from None
             self._parser = httptools.HttpResponseParser(self)
             self._in_head = True
+            self._expecting = False
             self._sink.on_message_complete()
         except httptools.HttpParserUpgrade as exc:
             self.upgraded_tail = data[exc.args[0] :]
@@ -243,6 +251,8 @@ class ResponseParser:
     def on_headers_complete(self) -> None:
         buf = self._buf
         start = self._scan_from
+        while buf.startswith(_CRLF, start):
+            start += 2  # RFC 9112 §2.2: empty lines before the status line are skipped (llhttp too)
         end = buf.find(_END_OF_HEAD, start)
         line_end = buf.find(_CRLF, start)
         if end < 0 or line_end < 0:
@@ -255,21 +265,27 @@ class ResponseParser:
         self._check_fields(block)
         status: int = self._parser.get_status_code()
         prefix = buf[start : start + 9]
-        if prefix == b"HTTP/1.1 ":
-            version = HttpVersion11
-        elif prefix == b"HTTP/1.0 ":
-            version = HttpVersion10
-        else:
-            version = HttpVersion(int(buf[start + 5 : start + 6]), int(buf[start + 7 : start + 8]))
-        reason = buf[start + 13 : line_end].decode("utf-8", "surrogateescape")
-        head = ResponseHead(version, status, reason, block)
+        version = HttpVersion11 if prefix == b"HTTP/1.1 " else _version_of(prefix)
+        reason_bytes = buf[start + 13 : line_end]
+        if b"\x00" in reason_bytes:
+            # RFC 9112 §4: HTAB, SP, VCHAR and obs-text only (llhttp lets NUL through).
+            raise BadHttpMessage("Invalid character in the reason phrase")
+        head = ResponseHead(version, status, reason_bytes.decode("utf-8", "surrogateescape"), block)
+        if head.has_header(b"\r\ntransfer-encoding:"):
+            _check_transfer_encoding(block)
         if version is HttpVersion10 and head.has_header(b"\r\ntransfer-encoding:"):
             # RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing; whatever the
             # Connection header says, the connection ends with this message.
             self.should_close = True
         if 100 <= status < 200 and status != 101:
-            # An interim response (RFC 9110 §15.2): the final head follows right after it.
-            self._scan_from = end + 4
+            # An interim response (RFC 9110 §15.2): the final head follows right after it. Its
+            # bytes are dropped so the head limit measures the next head alone, and their
+            # number is capped: an endless stream of them must not keep the request waiting.
+            self._interim += 1
+            if self._interim > _MAX_INTERIM:
+                raise BadHttpMessage(f"More than {_MAX_INTERIM} interim (1xx) responses")
+            self._buf = buf[end + 4 :]
+            self._scan_from = 0
             self._sink.on_interim(head)
             return
         self._buf = b""
@@ -295,10 +311,17 @@ class ResponseParser:
                 self.leftover_after_head = self.should_close = True
             raise _Stop
 
+    def on_message_begin(self) -> None:
+        if not self._expecting:
+            # A message after the one we asked for, in the same read: nobody asked for it, and
+            # llhttp would keep its partial head in its state for the next request's response.
+            self._sink.on_unexpected_message()
+
     def on_message_complete(self) -> None:
         if self._in_head:
             return  # the end of an interim response
         self._in_head = True
+        self._expecting = False
         self.should_close = self.should_close or not self._parser.should_keep_alive()
         self._sink.on_message_complete()
 
@@ -325,6 +348,40 @@ class ResponseParser:
         self._buf = b""
         self._scan_from = 0
         self._in_head = True
+
+
+_MAX_INTERIM: Final = 32
+
+
+def _version_of(prefix: bytes) -> HttpVersion:
+    """The version from the first 9 bytes of a status line (llhttp also accepts RTSP/ and ICE/
+    status lines, which are not HTTP responses)."""
+    if prefix == b"HTTP/1.1 ":
+        return HttpVersion11
+    if prefix == b"HTTP/1.0 ":
+        return HttpVersion10
+    if (
+        len(prefix) == 9
+        and prefix.startswith(b"HTTP/")
+        and prefix[5:6].isdigit()
+        and prefix[6:7] == b"."
+        and prefix[7:8].isdigit()
+    ):
+        return HttpVersion(int(prefix[5:6]), int(prefix[7:8]))
+    raise BadHttpMessage(f"Not an HTTP/1.x status line: {prefix!r}")
+
+
+def _check_transfer_encoding(block: bytes) -> None:
+    # llhttp recognises "chunked" only without surrounding whitespace other than SP, and reads
+    # until close otherwise; another parser would read chunks. A framing two parsers disagree
+    # on is how responses get smuggled, so such a head is refused (RFC 9112 §6.3, last item).
+    for line in block.split(_CRLF):
+        name, _, value = line.partition(b":")
+        if name.lower() != b"transfer-encoding":
+            continue
+        last = value.rpartition(b",")[2]
+        if last.strip(b" \t").lower() == b"chunked" and last.strip(b" ").lower() != b"chunked":
+            raise BadHttpMessage(f"Ambiguous Transfer-Encoding {value!r}")
 
 
 def _head_limit(max_line_size: int, max_field_size: int, max_headers: int) -> int:
