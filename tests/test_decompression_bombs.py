@@ -81,16 +81,6 @@ def answer_and_close(response: bytes) -> Handler:
     return handler
 
 
-BOMB_XFAIL = pytest.mark.xfail(
-    strict=True,
-    reason="_protocol.py on_body inflates each received piece completely (in read_bufsize "
-    "steps) into the StreamReader; the reader's flow control only pauses the socket, so one "
-    "received piece (up to 256 KiB here) inflates whole: hundreds of MiB for a 1 KiB read, "
-    "and _finish_body's decoder.flush() drains without bound",
-)
-
-
-@BOMB_XFAIL
 @pytest.mark.parametrize("encoding", list(BOMBS))
 async def test_small_read_of_a_bomb_inflates_only_about_that_much(
     encoding: str, raw_server: RawServerFactory
@@ -101,7 +91,6 @@ async def test_small_read_of_a_bomb_inflates_only_about_that_much(
     assert peak < BOUND, f"{encoding}: a 1 KiB read took {peak / 2**20:.1f} MiB"
 
 
-@BOMB_XFAIL
 async def test_small_read_of_a_bomb_after_a_redirect_inflates_only_about_that_much(
     raw_server: RawServerFactory,
 ) -> None:
@@ -114,12 +103,6 @@ async def test_small_read_of_a_bomb_after_a_redirect_inflates_only_about_that_mu
     assert peak < BOUND, f"a 1 KiB read after a redirect took {peak / 2**20:.1f} MiB"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="session.py _finish_redirect_body reads a redirect body whose Content-Length (the "
-    "compressed size) is at most 64 KiB with resp.read(), which inflates it whole and keeps "
-    "it for history[i].read(): a 60 KiB gzip redirect body holds ~60 MiB",
-)
 async def test_bomb_in_a_redirect_body_is_not_inflated(raw_server: RawServerFactory) -> None:
     small_bomb = gzip_bomb(64 << 20)[: 60 << 10]  # 60 KiB of a gzip member: ~58 MiB of zeros
     server = await raw_server(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -53,12 +54,15 @@ class ResponseProtocol(asyncio.Protocol):
 
     __slots__ = (
         "_auto_decompress",
+        "_complete_pending",
+        "_compressed",
         "_continue_waiter",
         "_decoder",
         "_drain_waiter",
         "_exc",
         "_head",
         "_head_waiter",
+        "_inflating",
         "_last_read",
         "_loop",
         "_paused_reading",
@@ -67,6 +71,7 @@ class ResponseProtocol(asyncio.Protocol):
         "_read_timeout",
         "_read_timer",
         "_stream",
+        "_stream_full",
         "_timer",
         "_upgrade_buffer",
         "_upgrade_on_data",
@@ -92,6 +97,11 @@ class ResponseProtocol(asyncio.Protocol):
         self._stream: StreamReader | None = None
         self._head: ResponseHead | None = None
         self._decoder: Decoder | None = None
+        # Compressed body bytes held back while the reader's buffer is full.
+        self._compressed: deque[bytes] = deque()
+        self._inflating = False
+        self._complete_pending = False
+        self._stream_full = False
         self._exc: BaseException | None = None
         self._paused_reading = False
         self._paused_writing = False
@@ -130,7 +140,11 @@ class ResponseProtocol(asyncio.Protocol):
         elif state is _BODY:
             head = self._head
             if exc is None and head is not None and head.framing() is Framing.UNTIL_EOF:
-                self._finish_body()  # the close is the end of this body (RFC 9112 §6.3 (8))
+                # The close is the end of this body (RFC 9112 §6.3 (8)).
+                if self._inflating:
+                    self._complete_pending = True
+                else:
+                    self._finish_body()
             else:
                 self._fail_body(exc)
         waiter = self._drain_waiter
@@ -193,6 +207,7 @@ class ResponseProtocol(asyncio.Protocol):
     # --- read flow control (called by the StreamReader) ----------------------------------------
 
     def pause_reading(self) -> None:
+        self._stream_full = True
         if not self._paused_reading and self.transport is not None:
             self._paused_reading = True
             self.transport.pause_reading()
@@ -200,6 +215,11 @@ class ResponseProtocol(asyncio.Protocol):
             self._cancel_read_timer()
 
     def resume_reading(self) -> None:
+        self._stream_full = False
+        if self._inflating:
+            self._inflate()
+            if self._stream_full:
+                return  # the reader's buffer filled up again from what was held back
         if self._paused_reading and self.transport is not None:
             self._paused_reading = False
             self.transport.resume_reading()
@@ -293,6 +313,8 @@ class ResponseProtocol(asyncio.Protocol):
         self._head_waiter = None
         self._head = head
         self._decoder = None
+        self._compressed.clear()
+        self._inflating = self._complete_pending = self._stream_full = False
         if not has_body:
             stream: StreamReader = EMPTY_PAYLOAD
         else:
@@ -317,19 +339,45 @@ class ResponseProtocol(asyncio.Protocol):
             return
         stream.total_raw_bytes += len(data)
         self.parser.note_body_progress()
-        decoder = self._decoder
-        if decoder is None:
+        if self._decoder is None:
             stream.feed_data(data)
             return
-        # Output in bounded pieces; new input only once the decoder has used up the last.
+        self._compressed.append(data)
+        if not self._inflating:
+            self._inflate()
+
+    def _inflate(self) -> None:
+        """Decompress held-back input in bounded pieces while the reader has room.
+
+        Memory follows what the caller reads, not what a bomb expands to: when the reader's
+        buffer is full, inflating stops (the socket is paused too), and resume_reading() goes
+        on from here. The decoder gets new input only once it has used up the last.
+        """
+        decoder, stream = self._decoder, self._stream
+        if decoder is None or stream is None:
+            return
         limit = self._read_bufsize or 2**16
-        out = decoder.decompress(data, limit)
-        if out:
-            stream.feed_data(out)
-        while not decoder.needs_input:
-            out = decoder.decompress(b"", limit)
+        compressed = self._compressed
+        while True:
+            while not decoder.needs_input:
+                if self._stream_full:
+                    self._inflating = True
+                    return
+                out = decoder.decompress(b"", limit)
+                if out:
+                    stream.feed_data(out)
+            if not compressed:
+                break
+            if self._stream_full:
+                self._inflating = True
+                return
+            out = decoder.decompress(compressed.popleft(), limit)
             if out:
                 stream.feed_data(out)
+        self._inflating = False
+        if self._complete_pending:
+            self._complete_pending = False
+            self._finish_body()
 
     def on_unexpected_message(self) -> None:
         # Bytes of a response nobody asked for (RFC 9112 §9.3.2: no pipelining here): this
@@ -349,6 +397,9 @@ class ResponseProtocol(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         if self.state is not _BODY:
+            return
+        if self._inflating:
+            self._complete_pending = True  # ends once the held-back input is inflated
             return
         self._finish_body()
 

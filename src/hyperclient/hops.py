@@ -271,7 +271,13 @@ class _Hops:
         reading it only to save a connection costs more than a new one."""
         if not resp.content.is_eof():
             length = resp.content_length
-            if length is not None and length <= _REDIRECT_BODY_LIMIT:
+            # Content-Length counts encoded bytes: a small compressed body may inflate to
+            # anything, so only an unencoded one is read (and kept for history[i].read()).
+            if (
+                length is not None
+                and length <= _REDIRECT_BODY_LIMIT
+                and not resp._has_header(b"\r\ncontent-encoding:")
+            ):
                 try:
                     await resp.read()  # kept: history[i].read() still gives the body
                 except ClientError:

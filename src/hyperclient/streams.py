@@ -418,6 +418,12 @@ class StreamReader:
         return loop
 
     async def _wait(self, func_name: str) -> None:
+        # A read can feed the buffer itself (consuming may resume the producer, which inflates
+        # held-back input at once), so the state is checked again before sleeping.
+        if self._exception is not None:
+            raise self._exception
+        if self._buffer or self._eof:
+            return
         if self._waiter is not None:
             raise RuntimeError(
                 f"{func_name}() called while another coroutine is already waiting for incoming data"
