@@ -1,12 +1,13 @@
-"""Benchmark driver, started by run.sh inside benchmarks/.work/venv with nginx already up.
+"""Benchmark driver, started by run.sh inside benchmarks/.work/venv with the servers already up.
 
-    bench.py check --url URL --big-size N    is the server serving what the scenarios expect?
-    bench.py run --url URL [--quick] [--only seq,conc] [--clients ...] [--loops ...]
+    bench.py check --url URL --ws-url WS_URL --big-size N    are the servers fit to measure?
+    bench.py run --url URL --ws-url WS_URL [--quick] [--only seq,ws-echo] [--clients ...]
 
 `run` starts one subprocess per measurement (clients.py, pinned to the client CPU), repeats the
 whole matrix for several rounds with the client order rotated each round so that no client
 always runs first or last, then prints medians and ratios against aiohttp and appends them to
-RESULTS.md (report.py).
+RESULTS.md (report.py). With the `trace` scenario it also runs the tracing check of issue 3
+(clients.py --check-tracing) once per loop.
 """
 
 from __future__ import annotations
@@ -23,17 +24,40 @@ from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from clients import CLIENTS, LOOPS, SCENARIOS
-from report import Sample, Settings, record, render
+from clients import CLIENTS, LOOPS, RUNNERS, SCENARIOS, TRACED, WS_SCENARIOS
+from report import Sample, Settings, TracingCheck, record, render
 
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "clients.py"
 CHILD_TIMEOUT = 180.0
 MIB = 1024 * 1024
 
-# Requests (seq, conc) or transfers (down, up) per measurement, and rounds.
-FULL = {"seq": 10_000, "conc": 50_000, "down": 10, "up": 32, "rounds": 5}
-QUICK = {"seq": 2_000, "conc": 10_000, "down": 2, "up": 8, "rounds": 3}
+# Requests (seq, conc, trace), transfers (down, up) or messages (ws-*) per measurement, and
+# rounds. The WebSocket counts are issue 5's.
+FULL = {
+    "seq": 10_000,
+    "conc": 50_000,
+    "down": 10,
+    "up": 32,
+    "ws-recv": 200_000,
+    "ws-echo": 20_000,
+    "ws-send": 200_000,
+    "trace": 10_000,
+    "rounds": 5,
+}
+QUICK = {
+    "seq": 2_000,
+    "conc": 10_000,
+    "down": 2,
+    "up": 8,
+    "ws-recv": 50_000,
+    "ws-echo": 5_000,
+    "ws-send": 50_000,
+    "trace": 2_000,
+    "rounds": 3,
+}
+# Requests made under the profiler hook by the tracing check, per loop.
+TRACING_CHECK_REQUESTS = 300
 # httpx is several times slower than the others on small requests, and its pool slows down
 # sharply with many requests in flight (under 200 req/s at 64 on this machine, against
 # thousands): at full size it alone would take half of the time budget. It runs a fraction of
@@ -59,6 +83,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run = sub.add_parser("run", help="run the benchmark matrix")
     for cmd in (check, run):
         cmd.add_argument("--url", required=True)
+        cmd.add_argument("--ws-url", default="", help="the WebSocket server (wsserver.py)")
         cmd.add_argument("--big-size", type=int, default=100 * MIB)
     run.add_argument("--quick", action="store_true", help="smaller runs for a smoke check")
     run.add_argument("--only", type=_csv(SCENARIOS), default=list(SCENARIOS))
@@ -68,6 +93,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     run.add_argument("--upload-size", type=int, default=16 * MIB)
     run.add_argument("--client-cpu", default="", help="CPU list for taskset; empty: no pinning")
     run.add_argument("--server", default="nginx", help="server description for the record")
+    run.add_argument(
+        "--server-pids", default="", help="comma-separated server pids (their CPU is recorded)"
+    )
     run.add_argument("--started", type=float, help="epoch seconds when run.sh started")
     run.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
     return parser.parse_args(argv)
@@ -96,8 +124,15 @@ def _read_head(sock: socket.socket) -> bytes:
     return data
 
 
-def check_server(base_url: str, big_size: int) -> list[str]:
-    """Problems with the server, empty when it is fit to measure against."""
+def check_server(base_url: str, big_size: int, ws_url: str = "") -> list[str]:
+    """Problems with the servers, empty when they are fit to measure against."""
+    problems = _check_http(base_url, big_size)
+    if ws_url:
+        problems.extend(_check_ws(ws_url))
+    return problems
+
+
+def _check_http(base_url: str, big_size: int) -> list[str]:
     parts = urlsplit(base_url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     problems: list[str] = []
@@ -134,7 +169,70 @@ def _check_upload_reads_body(host: str, port: int) -> list[str]:
     return []
 
 
+def _ws_open(host: str, port: int, target: str, deadline: float) -> socket.socket:
+    sock = _connect(host, port, deadline)
+    sock.sendall(
+        f"GET {target} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    return sock
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        more = sock.recv(size - len(data))
+        if not more:
+            break
+        data += more
+    return data
+
+
+def _check_ws(ws_url: str) -> list[str]:
+    # The handshake's answer and the frames after it are read byte-exact: the 101 head is
+    # fixed by wsserver.py (its Sec-WebSocket-Accept for the RFC 6455 §1.3 sample key).
+    parts = urlsplit(ws_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    head = (
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+    )
+    problems = []
+    with _ws_open(host, port, "/push?n=3&size=2", time.monotonic() + 10) as sock:
+        want = head + b"\x81\x02xx" * 3 + b"\x88\x02\x03\xe8"
+        if _read_exactly(sock, len(want)) != want:
+            problems.append("/push does not send 3 messages and a Close")
+    with _ws_open(host, port, "/sink?n=2", time.monotonic() + 10) as sock:
+        # Two masked text frames (key 0) and a masked Close: the answer must be Close 1000.
+        sock.sendall(b"\x81\x82\0\0\0\0ab" * 2 + b"\x88\x82\0\0\0\0\x03\xe8")
+        want = head + b"\x88\x02\x03\xe8"
+        if _read_exactly(sock, len(want)) != want:
+            problems.append("/sink does not confirm the messages it counted")
+    return problems
+
+
 # --- run ---------------------------------------------------------------------------------------
+
+
+def _with_children(pids: list[int]) -> list[int]:
+    """*pids* and all their descendants (nginx's worker is a child of its master)."""
+    found: list[int] = []
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                todo.extend(int(child) for child in task.read_text().split())
+            except OSError:
+                pass
+    return found
+
+
+def runners(scenario: str, clients: list[str]) -> list[str]:
+    """The clients that run *scenario*, in the order given."""
+    return [client for client in clients if client in RUNNERS[scenario]]
 
 
 def _child_command(args: argparse.Namespace, client: str, scenario: str, loop: str) -> list[str]:
@@ -151,6 +249,8 @@ def _child_command(args: argparse.Namespace, client: str, scenario: str, loop: s
         f"--count={max(1, sizes[scenario] // SCALE_DOWN.get((client, scenario), 1))}",
         f"--big-size={args.big_size}",
         f"--upload-size={args.upload_size}",
+        f"--ws-url={args.ws_url}",
+        f"--server-pids={args.server_pids}",
     ]
 
 
@@ -178,6 +278,7 @@ def measure_once(args: argparse.Namespace, client: str, scenario: str, loop: str
     sample.requests = result["requests"]
     sample.bytes = result["bytes"]
     sample.maxrss_kib = result["maxrss_kib"]
+    sample.server_cpu = result["server_cpu"]
     return sample
 
 
@@ -206,12 +307,49 @@ def run_matrix(args: argparse.Namespace, clients: list[str]) -> list[Sample]:
         order = clients[rnd % len(clients) :] + clients[: rnd % len(clients)]
         for scenario in args.only:
             for loop in args.loops:
-                for client in order:
+                for client in runners(scenario, order):
                     sample = measure_once(args, client, scenario, loop)
                     sample.round = rnd
                     samples.append(sample)
                     print(f"[{rnd + 1}/{rounds}] {sample.describe()}", flush=True)
     return samples
+
+
+def check_tracing(args: argparse.Namespace) -> list[TracingCheck]:
+    """clients.py --check-tracing on each loop (pinned like the measurements)."""
+    pin = ["taskset", "-c", args.client_cpu] if args.client_cpu else []
+    checks = []
+    for loop in args.loops:
+        command = [
+            *pin,
+            sys.executable,
+            str(CHILD),
+            "--check-tracing",
+            f"--loop={loop}",
+            f"--url={args.url}",
+            f"--count={TRACING_CHECK_REQUESTS}",
+        ]
+        proc = subprocess.run(
+            command, capture_output=True, text=True, timeout=CHILD_TIMEOUT, check=False
+        )
+        lines = proc.stdout.strip().splitlines()
+        if not lines:
+            tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+            error = f"exit {proc.returncode}: {tail}"
+            checks.append(TracingCheck(loop=loop, ok=False, error=error))
+        else:
+            result = json.loads(lines[-1])
+            checks.append(
+                TracingCheck(
+                    loop=loop,
+                    ok=result["ok"],
+                    requests=result["requests"],
+                    untraced_calls=result["untraced_calls"],
+                    traced_calls=result["traced_calls"],
+                )
+            )
+        print(checks[-1].describe(), flush=True)
+    return checks
 
 
 def _notes(args: argparse.Namespace, clients: list[str]) -> list[str]:
@@ -226,11 +364,21 @@ def _notes(args: argparse.Namespace, clients: list[str]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     started = time.time()
     load_before = os.getloadavg()[0]
-    clients, skipped = available_clients(args.clients)
+    wanted = list(args.clients)
+    if "trace" in args.only and "hyperclient" in wanted:
+        wanted.append(TRACED)
+    if any(s in WS_SCENARIOS for s in args.only) and not args.ws_url:
+        print("the WebSocket scenarios need --ws-url", file=sys.stderr)
+        return 2
+    args.server_pids = ",".join(
+        map(str, _with_children([int(p) for p in args.server_pids.split(",") if p]))
+    )
+    clients, skipped = available_clients(wanted)
     if not clients:
         print("no client can run", file=sys.stderr)
         return 1
     samples = run_matrix(args, clients)
+    tracing = check_tracing(args) if "trace" in args.only and TRACED in clients else []
     settings = Settings(
         quick=args.quick,
         rounds=args.rounds or (QUICK if args.quick else FULL)["rounds"],
@@ -247,6 +395,7 @@ def run(args: argparse.Namespace) -> int:
         total_seconds=time.time() - args.started if args.started else None,
         load=(load_before, os.getloadavg()[0]),
         notes=_notes(args, clients),
+        tracing=tracing,
     )
     text = render(samples, settings)
     print()
@@ -257,13 +406,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_record:
         record(HERE / "RESULTS.md", text)
         print(f"appended to {HERE / 'RESULTS.md'}; raw samples in {raw}")
-    return 1 if any(s.error for s in samples) else 0
+    failed = any(s.error for s in samples) or any(not c.ok for c in tracing)
+    return 1 if failed else 0
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.command == "check":
-        problems = check_server(args.url, args.big_size)
+        problems = check_server(args.url, args.big_size, args.ws_url)
         for problem in problems:
             print(f"server check: {problem}", file=sys.stderr)
         return 1 if problems else 0

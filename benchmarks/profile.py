@@ -1,10 +1,11 @@
-"""Profile the seq scenario (sequential small GETs on one keep-alive connection).
+"""Profile the seq scenario (sequential small GETs on one keep-alive connection) or a WebSocket one.
 
-    bash benchmarks/run.sh profile [--client aiohttp] [--loop uvloop] [--count N] [--top N]
-                                   [--sort cumulative] [--pyinstrument]
+    bash benchmarks/run.sh profile [--scenario ws-echo] [--client aiohttp] [--loop uvloop]
+                                   [--count N] [--top N] [--sort cumulative] [--pyinstrument]
 
-run.sh starts nginx and passes --url. The first request (connection set-up) runs before the
-profiler starts, so the figures are the per-request path only. The table is sorted by tottime
+run.sh starts the servers and passes --url and --ws-url. For seq, the first request
+(connection set-up) runs before the profiler starts, so the figures are the per-request path
+only; a WebSocket scenario's one handshake is inside the profile. The table is sorted by tottime
 (time spent in the function itself) by default; the raw profile is saved under
 benchmarks/.work/ for other viewers.
 """
@@ -27,7 +28,16 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 from typing import Any  # noqa: E402
 
-from clients import CLIENTS, LOOPS, Job, open_client, probe, run_on, seq  # noqa: E402
+from clients import (  # noqa: E402
+    CLIENTS,
+    DRIVERS,
+    LOOPS,
+    WS_SCENARIOS,
+    Job,
+    open_client,
+    probe,
+    run_on,
+)
 
 
 class Sampler:
@@ -69,13 +79,14 @@ class Sampler:
         print(f"saved {out.with_suffix('.prof')} (python -m pstats, snakeviz, ...)")
 
 
-async def profile_seq(client_name: str, job: Job, sampler: Sampler) -> float:
-    client = open_client(client_name, job.base_url, job.concurrency)
+async def profile_scenario(client_name: str, job: Job, sampler: Sampler) -> float:
+    client = open_client(client_name, job.base_url, job.concurrency, job.scenario)
     try:
-        await client.get(job.base_url + "/small")
+        if job.scenario == "seq":
+            await client.get(job.base_url + "/small")
         sampler.start()
         start = time.perf_counter()
-        await seq(client, job)
+        await DRIVERS[job.scenario](client, job)
         elapsed = time.perf_counter() - start
         sampler.stop()
     finally:
@@ -86,6 +97,8 @@ async def profile_seq(client_name: str, job: Job, sampler: Sampler) -> float:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True)
+    parser.add_argument("--ws-url", default="")
+    parser.add_argument("--scenario", choices=("seq", *WS_SCENARIOS), default="seq")
     parser.add_argument("--client", choices=CLIENTS, default="hyperclient")
     parser.add_argument("--loop", choices=LOOPS, default="asyncio")
     parser.add_argument("--count", type=int, default=10_000)
@@ -97,18 +110,19 @@ def main(argv: list[str]) -> int:
     if reason:
         print(f"cannot profile {args.client}: {reason}", file=sys.stderr)
         return 1
-    job = Job("seq", args.url.rstrip("/"), args.count, 64, 0, 0)
+    job = Job(args.scenario, args.url.rstrip("/"), args.count, 64, 0, 0, ws_url=args.ws_url)
     sampler = Sampler(args.pyinstrument)
 
     async def go() -> dict[str, Any]:
-        return {"elapsed": await profile_seq(args.client, job, sampler)}
+        return {"elapsed": await profile_scenario(args.client, job, sampler)}
 
     elapsed = run_on(args.loop, go())["elapsed"]
-    sampler.report(f"{args.client}-{args.loop}", args.sort, args.top)
+    sampler.report(f"{args.scenario}-{args.client}-{args.loop}", args.sort, args.top)
+    what = "sequential GETs" if args.scenario == "seq" else f"{args.scenario} messages"
     print(
-        f"{args.client} on {args.loop}: {args.count:,} sequential GETs in {elapsed:.2f} s under "
-        f"the profiler ({args.count / elapsed:,.0f} req/s, {elapsed / args.count * 1e6:.0f} us "
-        "per request; profiling inflates both)"
+        f"{args.client} on {args.loop}: {args.count:,} {what} in {elapsed:.2f} s under the "
+        f"profiler ({args.count / elapsed:,.0f}/s, {elapsed / args.count * 1e6:.1f} us each; "
+        "profiling inflates both)"
     )
     return 0
 

@@ -1,4 +1,4 @@
-"""Medians, ratios against aiohttp, the issue's targets, and the RESULTS.md record."""
+"""Medians, ratios against aiohttp, the issues' targets, and the RESULTS.md record."""
 
 from __future__ import annotations
 
@@ -14,11 +14,41 @@ from pathlib import Path
 
 MIB = 1024 * 1024
 REPO = Path(__file__).resolve().parent.parent
-UNITS = {"seq": "req/s", "conc": "req/s", "down": "MiB/s", "up": "MiB/s"}
-# Issue 2, "Performance": hyperclient's throughput over aiohttp's, on both loops.
-TARGETS = {"seq": 1.3, "conc": 2.0, "down": 1.25, "up": 1.4}
+UNITS = {
+    "seq": "req/s",
+    "conc": "req/s",
+    "down": "MiB/s",
+    "up": "MiB/s",
+    "ws-recv": "msg/s",
+    "ws-echo": "msg/s",
+    "ws-send": "msg/s",
+    "trace": "req/s",
+}
+# hyperclient's throughput over aiohttp's, on both loops: issue 2 ("Performance") for HTTP,
+# issue 5 for WebSockets.
+TARGETS = {
+    "seq": 1.3,
+    "conc": 2.0,
+    "down": 1.25,
+    "up": 1.4,
+    "ws-recv": 1.5,
+    "ws-echo": 1.1,
+    "ws-send": 1.5,
+}
+# What one measurement is, for the header of a section.
+SIZES = {
+    "seq": "{:,} sequential GETs",
+    "conc": "{:,} GETs from 64 tasks",
+    "down": "{} x {big} MiB downloads",
+    "up": "{} x {upload} MiB uploads",
+    "ws-recv": "{:,} pushed 64-byte messages",
+    "ws-echo": "{:,} 64-byte echo round trips",
+    "ws-send": "{:,} 64-byte messages sent, then the close handshake",
+    "trace": "{:,} sequential GETs",
+}
 BASELINE = "aiohttp"
 SUBJECT = "hyperclient"
+TRACED = "traced"
 RESULTS_PREAMBLE = """\
 # Benchmark results
 
@@ -42,12 +72,18 @@ class Sample:
     requests: int = 0
     bytes: int = 0
     maxrss_kib: int = 0
+    server_cpu: float = 0.0
     error: str = ""
 
     @property
     def amount(self) -> float:
-        """Requests for req/s scenarios, MiB for MiB/s ones."""
-        return self.requests if UNITS[self.scenario] == "req/s" else self.bytes / MIB
+        """Requests or messages for counting scenarios, MiB for MiB/s ones."""
+        return self.bytes / MIB if UNITS[self.scenario] == "MiB/s" else self.requests
+
+    @property
+    def server_share(self) -> float:
+        """The server's CPU time over the measured wall time (1.0: one core fully busy)."""
+        return self.server_cpu / self.elapsed
 
     @property
     def throughput(self) -> float:
@@ -62,12 +98,41 @@ class Sample:
         return self.maxrss_kib / 1024
 
     def describe(self) -> str:
-        what = f"{self.scenario:<4} {self.loop:<7} {self.client:<11}"
+        what = f"{self.scenario:<7} {self.loop:<7} {self.client:<11}"
         if self.error:
             return f"{what} FAILED {self.error}"
         return (
             f"{what} {self.throughput:>9,.0f} {UNITS[self.scenario]}"
             f"  cpu {self.cpu:5.2f} s  rss {self.rss_mib:6.1f} MiB  ({self.elapsed:.2f} s)"
+            f"  server cpu {self.server_share:4.0%}"
+        )
+
+
+@dataclass(slots=True)
+class TracingCheck:
+    """clients.py --check-tracing on one loop: no tracing.py function on the request path."""
+
+    loop: str
+    ok: bool
+    requests: int = 0
+    untraced_calls: dict[str, int] = field(default_factory=dict)
+    traced_calls: int = 0
+    error: str = ""
+
+    def describe(self) -> str:
+        verdict = "PASS" if self.ok else "FAIL"
+        if self.error:
+            return f"tracing check on {self.loop}: {verdict} ({self.error})"
+        seen = (
+            "no function of hyperclient/tracing.py ran"
+            if not self.untraced_calls
+            else "tracing.py ran: "
+            + ", ".join(f"{name} x{n}" for name, n in sorted(self.untraced_calls.items()))
+        )
+        return (
+            f"tracing check on {self.loop}: {verdict}: {self.requests} GETs without "
+            f"trace_configs under sys.setprofile, {seen} (control: with TraceConfig(), "
+            f"{self.traced_calls:,} calls into it were seen)"
         )
 
 
@@ -88,6 +153,12 @@ class Settings:
     total_seconds: float | None = None
     load: tuple[float, float] = (0.0, 0.0)
     notes: list[str] = field(default_factory=list)
+    tracing: list[TracingCheck] = field(default_factory=list)
+
+    @property
+    def compared(self) -> list[str]:
+        """The scenarios of the tables against aiohttp (trace has its own section)."""
+        return [s for s in self.scenarios if s in TARGETS]
 
 
 @dataclass(slots=True)
@@ -97,6 +168,7 @@ class Cell:
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
+    server: list[float] = field(default_factory=list)
     failures: int = 0
 
 
@@ -114,6 +186,7 @@ def _cells(samples: list[Sample]) -> dict[Key, Cell]:
             cell.wall.append(s.throughput)
             cell.cpu.append(s.cpu_throughput)
             cell.rss.append(s.rss_mib)
+            cell.server.append(s.server_share)
     return cells
 
 
@@ -147,13 +220,24 @@ def _verdict(ok: bool | None, detail: str) -> str:
     return "met" if ok else f"NOT met ({detail})"
 
 
+def _columns(cells: dict[Key, Cell], st: Settings) -> list[str]:
+    """The clients with a figure in the compared scenarios (httpx has no WebSocket)."""
+    return [
+        client
+        for client in st.clients
+        if client in st.skipped
+        or any((sc, loop, client) in cells for sc in st.compared for loop in st.loops)
+    ]
+
+
 def _row_cells(
-    cells: dict[Key, Cell], st: Settings, scenario: str, loop: str, pick: Pick
+    cells: dict[Key, Cell], st: Settings, key: tuple[str, str], columns: list[str], pick: Pick
 ) -> list[str]:
+    scenario, loop = key
     base = cells.get((scenario, loop, BASELINE))
     base_values = pick(base) if base else []
     out = []
-    for client in st.clients:
+    for client in columns:
         cell = cells.get((scenario, loop, client))
         values = pick(cell) if cell else []
         out.append(
@@ -164,14 +248,16 @@ def _row_cells(
     return out
 
 
-def _ratio_rows(cells: dict[Key, Cell], st: Settings, pick: Pick) -> list[list[str]]:
+def _ratio_rows(
+    cells: dict[Key, Cell], st: Settings, columns: list[str], pick: Pick
+) -> list[list[str]]:
     rows = []
-    for scenario in st.scenarios:
+    for scenario in st.compared:
         for loop in st.loops:
             row = [
                 f"{scenario} ({UNITS[scenario]})",
                 loop,
-                *_row_cells(cells, st, scenario, loop, pick),
+                *_row_cells(cells, st, (scenario, loop), columns, pick),
             ]
             subject, base = (
                 cells.get((scenario, loop, SUBJECT)),
@@ -186,27 +272,80 @@ def _ratio_rows(cells: dict[Key, Cell], st: Settings, pick: Pick) -> list[list[s
     return rows
 
 
-def _rss_rows(cells: dict[Key, Cell], st: Settings) -> list[list[str]]:
+def _median_rows(
+    cells: dict[Key, Cell], st: Settings, columns: list[str], pick: Pick, fmt: str
+) -> list[list[str]]:
     rows = []
-    for scenario in st.scenarios:
+    for scenario in st.compared:
         for loop in st.loops:
             row = [scenario, loop]
-            for client in st.clients:
+            for client in columns:
                 cell = cells.get((scenario, loop, client))
+                values = pick(cell) if cell else []
                 row.append(
-                    f"{statistics.median(cell.rss):.1f}"
-                    if cell and cell.rss
-                    else _missing(cell, client, st)
+                    format(statistics.median(values), fmt) if values else _missing(cell, client, st)
                 )
-            subject, base = (
-                cells.get((scenario, loop, SUBJECT)),
-                cells.get((scenario, loop, BASELINE)),
-            )
-            ok: bool | None = None
-            if subject and subject.rss and base and base.rss:
-                ok = statistics.median(subject.rss) <= statistics.median(base.rss)
-            rows.append([*row, "<= aiohttp", _verdict(ok, "more")])
+            rows.append(row)
     return rows
+
+
+def _rss_rows(cells: dict[Key, Cell], st: Settings, columns: list[str]) -> list[list[str]]:
+    rows = []
+    for row in _median_rows(cells, st, columns, lambda c: c.rss, ".1f"):
+        scenario, loop = row[:2]
+        subject, base = cells.get((scenario, loop, SUBJECT)), cells.get((scenario, loop, BASELINE))
+        ok: bool | None = None
+        if subject and subject.rss and base and base.rss:
+            ok = statistics.median(subject.rss) <= statistics.median(base.rss)
+        rows.append([*row, "<= aiohttp", _verdict(ok, "more")])
+    return rows
+
+
+def _tracing_section(cells: dict[Key, Cell], st: Settings) -> list[str]:
+    """Issue 3: what an empty TraceConfig costs, and that no trace_configs costs nothing."""
+    if "trace" not in st.scenarios:
+        return []
+    head = ["loop", "no trace_configs", "[TraceConfig()]", "change", "per request"]
+    tables: list[str] = []
+    for title, pick in (("wall time", _wall), ("per CPU-second", _cpu)):
+        rows = []
+        for loop in st.loops:
+            plain, traced = cells.get(("trace", loop, SUBJECT)), cells.get(("trace", loop, TRACED))
+            if not (plain and traced and pick(plain) and pick(traced)):
+                rows.append([loop, "-", "-", "-", "-"])
+                continue
+            a, b = statistics.median(pick(plain)), statistics.median(pick(traced))
+            rows.append(
+                [
+                    loop,
+                    f"{a:,.0f} req/s ±{_spread(pick(plain)):.0f}%",
+                    f"{b:,.0f} req/s ±{_spread(pick(traced)):.0f}%",
+                    f"{(b / a - 1) * 100:+.1f}%",
+                    f"{(1 / b - 1 / a) * 1e6:+.1f} us",
+                ]
+            )
+        tables += ["", f"{title}:", "", *_table(head, rows)]
+    checks = [f"- {check.describe()}" for check in st.tracing] or ["- tracing check not run"]
+    return [
+        "",
+        "Tracing (issue 3): hyperclient's seq with no trace_configs against the same with",
+        "trace_configs=[TraceConfig()] (empty, frozen), interleaved in the same rounds:",
+        *tables,
+        "",
+        *checks,
+    ]
+
+
+def _wall(cell: Cell) -> list[float]:
+    return cell.wall
+
+
+def _cpu(cell: Cell) -> list[float]:
+    return cell.cpu
+
+
+def _spread(values: list[float]) -> float:
+    return (max(values) - min(values)) / 2 / statistics.median(values) * 100
 
 
 def _version(dist: str) -> str:
@@ -242,9 +381,20 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
+def _sizes(st: Settings) -> str:
+    return "; ".join(
+        f"{scenario} "
+        + SIZES[scenario].format(
+            st.sizes[scenario], big=st.big_size // MIB, upload=st.upload_size // MIB
+        )
+        for scenario in st.scenarios
+    )
+
+
 def _header(st: Settings) -> list[str]:
     kind = "quick run (--quick)" if st.quick else "full run"
-    sizes = st.sizes
+    if set(st.scenarios) != set(UNITS):
+        kind += f", only {', '.join(st.scenarios)}"
     took = f"measurements {_duration(st.measure_seconds)}"
     if st.total_seconds is not None:
         took += f", whole command {_duration(st.total_seconds)} (including set-up)"
@@ -259,9 +409,7 @@ def _header(st: Settings) -> list[str]:
         f"- Machine: {_cpu_model()}, Linux {platform.release()}; {pinning}; server {st.server}.",
         f"- Python {platform.python_version()}, aiohttp {_version('aiohttp')}, httpx "
         f"{_version('httpx')}, uvloop {_version('uvloop')}, hyperclient {_git_commit()}.",
-        f"- Sizes: seq {sizes['seq']:,} GETs; conc {sizes['conc']:,} GETs from 64 tasks; down "
-        f"{sizes['down']} x {st.big_size // MIB} MiB; up {sizes['up']} x "
-        f"{st.upload_size // MIB} MiB; {st.rounds} rounds, clients interleaved.",
+        f"- Sizes: {_sizes(st)}; {st.rounds} rounds, clients interleaved.",
         f"- Took: {took}.",
         f"- Load average (1 min) before and after: {st.load[0]:.2f}, {st.load[1]:.2f} on "
         f"{os.cpu_count()} CPUs (well above 1 means other work shared the machine).",
@@ -271,19 +419,10 @@ def _header(st: Settings) -> list[str]:
 
 def render(samples: list[Sample], st: Settings) -> str:
     cells = _cells(samples)
-    head = ["scenario", "loop", *st.clients, "target", "hyperclient"]
     lines = _header(st)
-    lines += ["", "Throughput (median, ratio to aiohttp, ± half-range of the rounds):", ""]
-    lines += _table(head, _ratio_rows(cells, st, lambda c: c.wall))
-    lines += [
-        "",
-        "Throughput per CPU-second of the client process (the client's own cost; less",
-        "disturbed than wall time by other work on the machine, same targets applied):",
-        "",
-    ]
-    lines += _table(head, _ratio_rows(cells, st, lambda c: c.cpu))
-    lines += ["", "Peak RSS of the client process (MiB, median):", ""]
-    lines += _table(head, _rss_rows(cells, st))
+    if st.compared:
+        lines += _compared(cells, st)
+    lines += _tracing_section(cells, st)
     notes = [f"- {client} skipped: {why}" for client, why in st.skipped.items()]
     seen: set[tuple[str, str, str]] = set()
     for s in samples:
@@ -293,6 +432,35 @@ def render(samples: list[Sample], st: Settings) -> str:
     if notes:
         lines += ["", *notes]
     return "\n".join(lines) + "\n"
+
+
+def _compared(cells: dict[Key, Cell], st: Settings) -> list[str]:
+    columns = _columns(cells, st)
+    head = ["scenario", "loop", *columns, "target", "hyperclient"]
+    lines = ["", "Throughput (median, ratio to aiohttp, ± half-range of the rounds):", ""]
+    lines += _table(head, _ratio_rows(cells, st, columns, _wall))
+    lines += [
+        "",
+        "Throughput per CPU-second of the client process (the client's own cost; less",
+        "disturbed than wall time by other work on the machine, same targets applied):",
+        "",
+    ]
+    lines += _table(head, _ratio_rows(cells, st, columns, _cpu))
+    lines += ["", "Peak RSS of the client process (MiB, median):", ""]
+    lines += _table(head, _rss_rows(cells, st, columns))
+    lines += [
+        "",
+        "CPU time of the server over the measured wall time (median; 100% is one core, and",
+        "a figure near it would mean the server, not the client, set the pace):",
+        "",
+    ]
+    rows = _median_rows(cells, st, columns, lambda c: [v * 100 for v in c.server], ".0f")
+    lines += _table(["scenario", "loop", *columns], [_percent(row) for row in rows])
+    return lines
+
+
+def _percent(row: list[str]) -> list[str]:
+    return [*row[:2], *(v + "%" if v[:1].isdigit() else v for v in row[2:])]
 
 
 def record(path: Path, text: str) -> None:

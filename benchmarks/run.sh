@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # One command for the client benchmarks (see benchmarks/README.md):
 #
-#   bash benchmarks/run.sh [--quick] [--only seq,conc] [--clients hyperclient,aiohttp]
+#   bash benchmarks/run.sh [--quick] [--only seq,conc,ws-echo] [--clients hyperclient,aiohttp]
 #                          [--loops asyncio,uvloop] [--rounds N] [--no-record]
-#   bash benchmarks/run.sh profile [--client aiohttp] [--loop uvloop] [--count N] [--top N]
-#   bash benchmarks/run.sh serve          # only start nginx and wait, for manual runs
+#   bash benchmarks/run.sh profile [--scenario ws-echo] [--client aiohttp] [--loop uvloop]
+#                                  [--count N] [--top N]
+#   bash benchmarks/run.sh serve          # only start the servers and wait, for manual runs
 #
-# It installs nginx from Debian if needed, starts one nginx worker on CPU 1 with a config of its
-# own under benchmarks/.work/, builds benchmarks/.work/venv (hyperclient editable, aiohttp with its
-# C parser, httpx, uvloop), runs the clients on CPU 0 and stops nginx on every exit path.
+# It installs nginx from Debian if needed, starts one nginx worker and the WebSocket server
+# (wsserver.py) on CPU 1 with a config of its own under benchmarks/.work/, builds
+# benchmarks/.work/venv (hyperclient editable, aiohttp with its C parser, httpx, uvloop), runs the
+# clients on CPU 0 and stops the servers on every exit path.
 set -euo pipefail
 STARTED="$(date +%s.%N)"
 
@@ -179,14 +181,38 @@ stop_nginx() {
     NGINX_PID=""
 }
 
+WS_PID=""
+stop_ws_server() {
+    if [ -n "$WS_PID" ] && kill -0 "$WS_PID" 2>/dev/null; then
+        kill -TERM "$WS_PID" 2>/dev/null || true
+        wait "$WS_PID" 2>/dev/null || true
+        log "WebSocket server stopped"
+    fi
+    WS_PID=""
+}
+
+stop_servers() {
+    stop_ws_server
+    stop_nginx
+}
+
+start_ws_server() {
+    local port cmd
+    port="$(free_port)"
+    cmd=("$VENV/bin/python" "$HERE/wsserver.py" "$port")
+    if [ -n "$SERVER_CPU" ]; then cmd=(taskset -c "$SERVER_CPU" "${cmd[@]}"); fi
+    # Exec'd by the forked child like nginx, so $! is the server itself (its CPU is recorded).
+    "${cmd[@]}" </dev/null >"$WORK/wsserver.log" 2>&1 &
+    WS_PID=$!
+    WS_URL="ws://127.0.0.1:$port"
+}
+
 start_nginx() {
     local port cmd
     port="$(free_port)"
     write_nginx_conf "$port"
     : >"$NGX/error.log"
     rm -f "$NGX/nginx.pid" # so that stop_nginx never reads a stale one
-    trap stop_nginx EXIT
-    trap 'stop_nginx; exit 130' INT TERM
     cmd=(nginx -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log")
     if [ -n "$SERVER_CPU" ]; then cmd=(taskset -c "$SERVER_CPU" "${cmd[@]}"); fi
     # A simple command run with & is exec'd in the forked child (taskset then execs nginx), so
@@ -194,28 +220,39 @@ start_nginx() {
     "${cmd[@]}" </dev/null >>"$NGX/error.log" 2>&1 &
     NGINX_PID=$!
     BASE_URL="http://127.0.0.1:$port"
-    if ! "$VENV/bin/python" "$HERE/bench.py" check --url "$BASE_URL" --big-size $((BIG_MIB * 1024 * 1024)); then
-        log "nginx is not serving as expected; its error log:"
-        cat "$NGX/error.log" >&2
+}
+
+check_servers() {
+    if ! "$VENV/bin/python" "$HERE/bench.py" check --url "$BASE_URL" --ws-url "$WS_URL" \
+        --big-size $((BIG_MIB * 1024 * 1024)); then
+        log "the servers are not serving as expected; their logs:"
+        cat "$NGX/error.log" "$WORK/wsserver.log" >&2
         exit 1
     fi
-    log "nginx $(nginx -v 2>&1 | sed 's|.*/||') serving $BASE_URL (pid $NGINX_PID, cpu ${SERVER_CPU:-any})"
+    log "nginx $(nginx -v 2>&1 | sed 's|.*/||') serving $BASE_URL (pid $NGINX_PID)," \
+        "wsserver.py serving $WS_URL (pid $WS_PID), on cpu ${SERVER_CPU:-any}"
 }
 
 install_nginx
 mkdir -p "$WORK"
 setup_venv
 make_big_file
+trap stop_servers EXIT
+trap 'stop_servers; exit 130' INT TERM
 start_nginx
+start_ws_server
+check_servers
 
 case "$mode" in
     bench)
-        "$VENV/bin/python" "$HERE/bench.py" run --url "$BASE_URL" \
+        "$VENV/bin/python" "$HERE/bench.py" run --url "$BASE_URL" --ws-url "$WS_URL" \
             --big-size $((BIG_MIB * 1024 * 1024)) --client-cpu "$CLIENT_CPU" \
-            --started "$STARTED" --server "nginx $(nginx -v 2>&1 | sed 's|.*/||')" "$@"
+            --server-pids "$NGINX_PID,$WS_PID" --started "$STARTED" \
+            --server "nginx $(nginx -v 2>&1 | sed 's|.*/||'), wsserver.py on uvloop" "$@"
         ;;
     profile)
-        pinned "$CLIENT_CPU" "$VENV/bin/python" "$HERE/profile.py" --url "$BASE_URL" "$@"
+        pinned "$CLIENT_CPU" "$VENV/bin/python" "$HERE/profile.py" --url "$BASE_URL" \
+            --ws-url "$WS_URL" "$@"
         ;;
     serve)
         log "serving until interrupted (Ctrl-C)"
