@@ -336,12 +336,6 @@ class HangingResolver(AbstractResolver):
         pass
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="resolver.py's DNSCache runs each lookup as a shared task behind asyncio.shield and "
-    "lets it finish when all its callers are cancelled: with a resolver that never answers "
-    "the task lives until the connector closes (it should be cancelled with its last waiter)",
-)
 async def test_cancel_while_resolving_leaves_no_lookup_behind() -> None:
     resolver = HangingResolver()
     connector = hyperclient.TCPConnector(resolver=resolver)
@@ -464,12 +458,6 @@ async def test_session_close_ends_every_request_in_flight(raw_server: RawServerF
     await baseline.check(head_server, body_server, ws_server, pool=None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BaseConnector.close() (pool.py) cancels the futures in _opening, but nothing ever "
-    "adds to that set: a connect in progress (connector.py _create_connection) goes on after "
-    "session.close() until it succeeds, fails, or its own timeout ends it",
-)
 async def test_session_close_ends_a_connect_in_progress(full_backlog: int) -> None:
     baseline = Baseline()
     session = hyperclient.ClientSession()

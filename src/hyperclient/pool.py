@@ -397,6 +397,10 @@ class BaseConnector:
         when = deadline_at(loop, timeout.connect, timeout.ceil_threshold)
         deadline = Deadline(loop, when) if when is not None else None
         has_slot = not waited
+        # close() cancels connects in progress; the caller then gets a ClientConnectionError.
+        task = asyncio.current_task(loop)
+        if task is not None:
+            self._opening.add(task)
         try:
             try:
                 if deadline is not None:
@@ -416,10 +420,19 @@ class BaseConnector:
                     f"Connection timeout to host {req.url.host}:{req.url.port}"
                 ) from exc
             raise
+        except asyncio.CancelledError:
+            if has_slot:
+                self._free_slot(key)
+            if self._closed and task is not None and _cancelled_only_by_us(task):
+                raise ClientConnectionError("Connector is closed") from None
+            raise
         except BaseException:
             if has_slot:
                 self._free_slot(key)
             raise
+        finally:
+            if task is not None:
+                self._opening.discard(task)
         if self._closed:
             protocol.abort()
             self._free_slot(key)
@@ -476,3 +489,10 @@ def _caller_location() -> str:
     if frame is None:
         return "<unknown>"
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _cancelled_only_by_us(task: asyncio.Task[Any]) -> bool:
+    """Take back close()'s cancel; False if someone else cancelled the task too."""
+    if sys.version_info >= (3, 11):
+        return task.uncancel() == 0
+    return True

@@ -139,7 +139,7 @@ class DNSCache:
     does not fail the others, and its result is cached even if every caller gave up.
     """
 
-    __slots__ = ("_entries", "_max_size", "_resolver", "_resolving", "_ttl")
+    __slots__ = ("_entries", "_max_size", "_resolver", "_resolving", "_ttl", "_waiting")
 
     def __init__(self, resolver: AbstractResolver, ttl: float | None, max_size: int = 1024) -> None:
         self._resolver = resolver
@@ -147,6 +147,7 @@ class DNSCache:
         self._max_size = max_size
         self._entries: dict[_CacheKey, tuple[list[ResolveResult], float | None]] = {}
         self._resolving: dict[_CacheKey, asyncio.Task[list[ResolveResult]]] = {}
+        self._waiting: dict[_CacheKey, int] = {}  # callers waiting on each shared lookup
 
     def hosts(self) -> MappingProxyType[_CacheKey, list[ResolveResult]]:
         return MappingProxyType({key: entry[0] for key, entry in self._entries.items()})
@@ -186,8 +187,21 @@ class DNSCache:
             task = loop.create_task(self._lookup(key, family, traces))
             self._resolving[key] = task
             task.add_done_callback(_retrieve)
-        # shield: one caller's cancellation must not cancel the lookup the others wait for.
-        return await asyncio.shield(task)
+        # shield: one caller's cancellation must not cancel the lookup the others wait for;
+        # the last one's does, so a lookup nobody waits for does not live on.
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if self._waiting.get(key) == 1 and not task.done():
+                task.cancel()
+            raise
+        finally:
+            left = self._waiting[key] - 1
+            if left:
+                self._waiting[key] = left
+            else:
+                del self._waiting[key]
 
     async def _lookup(
         self, key: _CacheKey, family: int, traces: Sequence[Trace]
