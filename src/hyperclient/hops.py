@@ -43,7 +43,7 @@ from .response import ClientResponse
 from .timeouts import DEFAULT_TIMEOUT, NO_DEADLINE, ClientTimeout, Deadline
 
 if TYPE_CHECKING:
-    from .connector import BaseConnector, Connection
+    from .connector import BaseConnector
     from .http1 import HttpVersion
     from .session import ClientSession
     from .timeouts import _NoDeadline
@@ -323,46 +323,43 @@ class _Hops:
     async def _send_once(
         self, req: ClientRequest, timeout: ClientTimeout, traces: list[Trace]
     ) -> ClientResponse:
-        """Send on a pooled or new connection; retry once on a new one if a reused connection
-        turns out to be dead before any byte of the response (the server closed it while it sat
-        in the pool: RFC 9112 §9.3.1 allows retrying idempotent requests then)."""
+        """Send on a pooled or new connection and wait for the head; retry once on a new
+        connection if a reused one turns out to be dead before any byte of the response (the
+        server closed it while it sat in the pool: RFC 9112 §9.3.1 allows retrying idempotent
+        requests then)."""
         connector = self._connector
         if connector is None:
             raise RuntimeError("Session is closed")
         conn = None if traces else connector._acquire_idle(req)
         if conn is None:
             conn = await connector.connect(req, traces, timeout)
-        protocol = conn.protocol
-        reused = protocol is not None and protocol.uses > 0
-        try:
-            return await self._exchange(req, conn)
-        except (ServerDisconnectedError, ClientConnectionResetError, ClientOSError):
-            if not (
-                reused
-                and req.method in IDEMPOTENT_METHODS
-                and protocol is not None
-                and not protocol.got_bytes
-                and req._body_bytes is not None
-            ):
-                raise
-        conn = await connector.connect(req, traces, timeout, fresh=True)
-        return await self._exchange(req, conn)
-
-    async def _exchange(self, req: ClientRequest, conn: Connection) -> ClientResponse:
-        try:
-            # A request class that overrides send() gets it called; ours needs no await.
-            resp = (
-                req._send_now(conn)
-                if self._plain_send and not req._traces
-                else await req.send(conn)
-            )
-        except BaseException:
-            conn.close()
-            raise
-        await resp.start(conn)
-        if resp._has_header(b"\r\nset-cookie:"):
-            self._store_cookies(resp)
-        return resp
+        plain = self._plain_send and not req._traces
+        for attempt in (0, 1):
+            protocol = conn.protocol
+            reused = protocol is not None and protocol.uses > 0
+            try:
+                try:
+                    # A request class that overrides send() gets it called; ours needs no await.
+                    resp = req._send_now(conn) if plain else await req.send(conn)
+                except BaseException:
+                    conn.close()
+                    raise
+                await resp.start(conn)
+            except (ServerDisconnectedError, ClientConnectionResetError, ClientOSError):
+                if attempt or not (
+                    reused
+                    and req.method in IDEMPOTENT_METHODS
+                    and protocol is not None
+                    and not protocol.got_bytes
+                    and req._body_bytes is not None
+                ):
+                    raise
+                conn = await connector.connect(req, traces, timeout, fresh=True)
+                continue
+            if resp._has_header(b"\r\nset-cookie:"):
+                self._store_cookies(resp)
+            return resp
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _store_cookies(self, resp: ClientResponse) -> None:
         # Line by line, not resp.cookies: that keeps one cookie per name (the reference's note).
