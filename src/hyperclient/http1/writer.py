@@ -30,16 +30,34 @@ def serialize_head(
 
     CR, LF and NUL anywhere in the method, target, names or values would let a caller's data
     inject header lines or a second request (RFC 9112 §2.2), so they are refused with ValueError
-    before a byte is sent. The check runs on the joined text (three C-level scans) and only
-    looks for the culprit when it fails.
+    before a byte is sent.
+
+    Requests of one session mostly repeat the same header lines and differ in the request line,
+    so the encoded, already checked header block is memoized by its (name, value) pairs.
     """
-    lines = [f"{method} {target} HTTP/{version[0]}.{version[1]}"]
-    lines += [f"{name}: {value}" for name, value in headers]
-    text = "\r\n".join(lines)
-    n_breaks = len(lines) - 1
+    items = tuple(headers)
+    block = _BLOCKS.get(items)
+    if block is None:
+        block = _serialize_block(method, target, items)
+        if len(_BLOCKS) >= _MAX_BLOCKS:
+            _BLOCKS.clear()  # per-request values (Content-Length, auth nonces) churn: start over
+        _BLOCKS[items] = block
+    line = f"{method} {target} HTTP/{version[0]}.{version[1]}\r\n"
+    if line.count("\r") != 1 or line.count("\n") != 1 or "\x00" in line:
+        _raise_for_bad_char(method, target, items)
+    return line.encode("utf-8", "surrogateescape") + block
+
+
+def _serialize_block(method: str, target: str, items: tuple[tuple[str, str], ...]) -> bytes:
+    text = "".join([f"{name}: {value}\r\n" for name, value in items])
+    n_breaks = len(items)
     if text.count("\r") != n_breaks or text.count("\n") != n_breaks or "\x00" in text:
-        _raise_for_bad_char(method, target, headers)
-    return (text + "\r\n\r\n").encode("utf-8", "surrogateescape")
+        _raise_for_bad_char(method, target, items)
+    return (text + "\r\n").encode("utf-8", "surrogateescape")
+
+
+_BLOCKS: dict[tuple[tuple[str, str], ...], bytes] = {}
+_MAX_BLOCKS: Final = 256
 
 
 def _raise_for_bad_char(method: str, target: str, headers: Iterable[tuple[str, str]]) -> None:
