@@ -7,6 +7,8 @@ run.sh starts it pinned to the server CPU, next to nginx. The request path picks
 - ``/push?n=200000&size=64``: right after the handshake, *n* text messages of *size* bytes,
   then a Close (1000); the client measures how fast it receives them.
 - ``/echo``: every message comes back unchanged (round trips).
+
+Every path answers a Ping with a Pong (RFC 6455 §5.5.2).
 - ``/sink?n=200000``: messages are counted and dropped. The client's Close is answered with
   1000 when exactly *n* data messages came before it, 4000 otherwise, so a client cannot look
   fast by losing messages.
@@ -28,6 +30,8 @@ from urllib.parse import parse_qs, urlsplit
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _OP_CLOSE = 0x8
+_OP_PING = 0x9
+_OP_PONG = 0xA
 _CLOSE_OK = b"\x03\xe8"  # 1000
 _CLOSE_COUNT_MISMATCH = b"\x0f\xa0"  # 4000, an application code (RFC 6455 §7.4.2)
 _RUNS: dict[bytes, re.Pattern[bytes]] = {}
@@ -156,8 +160,10 @@ class BenchProtocol(asyncio.Protocol):
                 return
             if opcode < _OP_CLOSE:
                 self.count += 1
-            if echo:
-                out.append(_frame(opcode, _unmask(body, buf[start : start + 4])))
+                if echo:
+                    out.append(_frame(opcode, _unmask(body, buf[start : start + 4])))
+            elif opcode == _OP_PING:
+                out.append(_frame(_OP_PONG, _unmask(body, buf[start : start + 4])))
         if out:
             transport.write(b"".join(out))
         self.buffer = buf[pos:]

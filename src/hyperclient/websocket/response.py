@@ -525,8 +525,11 @@ class ClientWebSocketResponse:
         heartbeat = self._heartbeat
         if heartbeat is None or self._state is not _OPEN:
             return
-        if self._last_data > self._ping_at or self._reading_paused:
-            # Any data counts as a sign of life, not only the pong.
+        # Any data counts as a sign of life, not only the pong. ">=": uvloop's clock is libuv's,
+        # in milliseconds and read once per loop iteration, so a pong that comes back within
+        # the millisecond has the ping's time; data before the ping is older than
+        # _ping_at - heartbeat, or there would have been no ping.
+        if self._last_data >= self._ping_at or self._reading_paused:
             self._heartbeat_handle = self._loop.call_at(
                 self._last_data + heartbeat, self._on_heartbeat
             )
