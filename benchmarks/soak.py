@@ -191,6 +191,11 @@ async def serve() -> None:
 # -- the client --------------------------------------------------------------------------------
 
 
+#: Objects the gc may track after the session closed beyond those before it: caches filled
+#: once (compiled patterns, the SSL default context, codecs), not per request.
+_OBJECT_SLACK = 5000
+
+
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -215,6 +220,7 @@ class Soak:
         self.next_id = 0
         self.done = 0
         self.rss_samples: list[float] = []
+        self.objects_grew = False
         self.drip_timeout = hyperclient.ClientTimeout(total=0.3, sock_read=0.25)
 
     async def one(self, session: hyperclient.ClientSession, kind: str, rid: int) -> None:
@@ -264,13 +270,13 @@ class Soak:
                 self.rss_samples.append(rss_mib())
                 print(
                     f"  {self.done:>8} requests  rss {self.rss_samples[-1]:7.1f} MiB  "
-                    f"fds {open_fds()}",
+                    f"fds {open_fds()}  objects {len(gc.get_objects())}",
                     flush=True,
                 )
 
     async def run(self) -> int:
         gc.collect()
-        fds_start, rss_start = open_fds(), rss_mib()
+        fds_start, rss_start, objects_start = open_fds(), rss_mib(), len(gc.get_objects())
         started = time.monotonic()
         connector = hyperclient.TCPConnector(limit=self.args.limit)
         timeout = hyperclient.ClientTimeout(total=5, sock_read=0.25)
@@ -279,7 +285,9 @@ class Soak:
         elapsed = time.monotonic() - started
         await asyncio.sleep(0.1)  # transports finish closing
         gc.collect()
-        fds_end, rss_end = open_fds(), rss_mib()
+        fds_end, rss_end, objects_end = open_fds(), rss_mib(), len(gc.get_objects())
+        print(f"objects tracked by the gc: start {objects_start}, end {objects_end}")
+        self.objects_grew = objects_end - objects_start > _OBJECT_SLACK
         return self.report(elapsed, fds_start, fds_end, rss_start, rss_end)
 
     def report(
@@ -302,6 +310,8 @@ class Soak:
             failures.append(f"file descriptors leaked: {fds_end - fds_start}")
         if growth > max(16.0, 0.1 * warm):
             failures.append(f"memory grew by {growth:.1f} MiB after warm-up")
+        if self.objects_grew:
+            failures.append("objects left behind after the session closed")
         for line in self.bad:
             print("  !", line)
         for failure in failures:
