@@ -47,6 +47,7 @@ KINDS: dict[str, tuple[int, bool]] = {
     "big": (40, False),
     "post": (40, False),
     "smuggle": (20, False),
+    "bomb": (5, False),  # 1 MiB of gzip that inflates to 1 GiB; the client reads 1 KiB of it
     "reset": (20, True),
     "reset-mid": (20, True),
     "truncate": (20, True),
@@ -57,6 +58,26 @@ KINDS: dict[str, tuple[int, bool]] = {
     "stall": (10, True),
     "drip": (10, True),
 }
+
+
+def gzip_bomb() -> bytes:
+    """gzip of 1 GiB of zeros in about 1 MiB: one megabyte's deflate block repeated (after a
+    full flush the compressor has no history, so the block is the same each time), as 16
+    members of 64 MiB so the CRCs stay cheap."""
+    piece = bytes(1 << 20)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = compressor.compress(piece) + compressor.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(64):
+        crc = zlib.crc32(piece, crc)
+    member = (
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+        + block * 64
+        + b"\x03\x00"  # a final empty block
+        + crc.to_bytes(4, "little")
+        + (64 << 20).to_bytes(4, "little")
+    )
+    return member * 16
 
 
 def body_for(kind: str, rid: int) -> bytes:
@@ -124,6 +145,12 @@ class FaultServer(asyncio.Protocol):
                 % len(packed)
                 + packed
             )
+        elif kind == "bomb":
+            transport.write(
+                b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n"
+                % len(BOMB)
+                + BOMB
+            )
         elif kind == "smuggle":
             transport.write(
                 b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
@@ -180,7 +207,12 @@ class FaultServer(asyncio.Protocol):
         transport.abort()
 
 
+BOMB = b""
+
+
 async def serve() -> None:
+    global BOMB
+    BOMB = gzip_bomb()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(FaultServer, "127.0.0.1", 0, backlog=1024)
     print(server.sockets[0].getsockname()[1], flush=True)
@@ -232,6 +264,14 @@ class Soak:
         else:
             ctx = session.get(url)
         async with ctx as resp:
+            if kind == "bomb":
+                # A small read must cost about that much, and releasing the rest must be
+                # cheap (the soak's memory checks see it if not).
+                head = await resp.content.read(1024)
+                if not head or head != bytes(len(head)):
+                    self.fail(f"bomb/{rid}: read {head[:24]!r}")
+                self.outcomes["ok bomb (1 KiB read)"] += 1
+                return
             body = await resp.read()
         expected = body_for(kind, rid)
         if KINDS[kind][1] or body != expected:
