@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -380,10 +381,39 @@ def ws_echo_close() -> Any:
     return handler
 
 
+@pytest.mark.parametrize("heartbeat", [None, 5.0], ids=["plain", "heartbeat"])
 async def test_cancel_while_receiving_on_a_websocket_closes_it_at_once(
-    raw_server: RawServerFactory, client: hyperclient.ClientSession
+    heartbeat: float | None, raw_server: RawServerFactory, client: hyperclient.ClientSession
 ) -> None:
     server = await raw_server(ws_echo_close())
+    baseline = Baseline()
+    receiving = asyncio.Event()
+
+    async def receive_forever() -> None:
+        async with client.ws_connect(server.url, heartbeat=heartbeat) as ws:
+            receiving.set()
+            await ws.receive()
+
+    task = asyncio.create_task(receive_forever())
+    await asyncio.wait_for(receiving.wait(), 5)
+    await settle()
+    await cancel(task)
+    await closed_at_once(server)
+    await baseline.check(server, pool=connector_of(client))
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Task.cancelling() is Python 3.11+")
+@pytest.mark.parametrize("how", ["cancel", "timeout"])
+async def test_cancelled_websocket_task_closes_at_once_even_if_the_server_ignores_close(
+    how: str, raw_server: RawServerFactory, client: hyperclient.ClientSession
+) -> None:
+    # Without the cancellation, close() would wait up to ws_close (10 s) for the server's
+    # Close; a task being cancelled (or timed out) must not linger that long.
+    async def handshake_then_ignore(conn: RawConnection) -> None:
+        await handshake(conn)
+        await conn.wait_closed_by_peer()
+
+    server = await raw_server(handshake_then_ignore)
     baseline = Baseline()
     receiving = asyncio.Event()
 
@@ -392,10 +422,19 @@ async def test_cancel_while_receiving_on_a_websocket_closes_it_at_once(
             receiving.set()
             await ws.receive()
 
-    task = asyncio.create_task(receive_forever())
-    await asyncio.wait_for(receiving.wait(), 5)
-    await settle()
-    await cancel(task)
+    loop = asyncio.get_running_loop()
+    if how == "cancel":
+        task = asyncio.create_task(receive_forever())
+        await asyncio.wait_for(receiving.wait(), 5)
+        start = loop.time()
+        await cancel(task)
+    else:
+        start = loop.time()
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.2):  # type: ignore[attr-defined, unused-ignore]
+                await receive_forever()
+        start += 0.2
+    assert loop.time() - start < AT_ONCE
     await closed_at_once(server)
     await baseline.check(server, pool=connector_of(client))
 

@@ -570,6 +570,15 @@ class ClientWebSocketResponse:
             self._protocol.resume_reading()
         if state is _OPEN or state is _CLOSE_RECEIVED:
             self._send_close(payload)
+        if state is not _CLOSE_RECEIVED and _cancelling():
+            # The task is being cancelled (the body of ``async with`` was, or a timeout around
+            # it fired): its owner wants the socket gone now, not after up to ws_close seconds
+            # of waiting for the server's Close. Our Close is already in the kernel's buffer.
+            self._state = _CLOSED
+            self._stop_heartbeat()
+            self._protocol.abort()
+            await self._wait_closed()
+            return True
         if state is not _CLOSE_RECEIVED and self._protocol.transport is not None:
             self._state = _CLOSING
             try:
@@ -645,6 +654,14 @@ class ClientWebSocketResponse:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._response.url} [{self._state.name}]>"
+
+
+def _cancelling() -> bool:
+    """Whether the current task has a cancellation in progress (Task.cancelling(), Python
+    3.11+; on 3.10 this cannot be told and the close handshake is always awaited)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is not None and cancelling() > 0
 
 
 def _control_payload(message: bytes | str) -> bytes:
