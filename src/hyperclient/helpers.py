@@ -11,11 +11,12 @@ import enum
 import functools
 import ipaddress
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Any, Final, Literal
 from urllib.parse import unquote_to_bytes
 
 from multidict import MultiDict, MultiDictProxy
@@ -466,3 +467,27 @@ def guess_filename(obj: object, default: str | None = None) -> str | None:
     if isinstance(name, str) and name and name[0] != "<" and name[-1] != ">":
         return Path(name).name or default
     return default
+
+
+# RFC 9110 §5.6.2: tchar. Methods, field names and auth schemes are tokens; anything else could
+# split a head or a header line.
+TCHAR: Final = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+_PACKAGE_DIR: Final = str(Path(__file__).parent)
+
+
+def caller_location() -> tuple[str, int] | None:
+    """File and line of the nearest caller outside this package (where a session, response or
+    connector was created), for "unclosed" warnings. A few frames at most on the request path."""
+    frame: Any = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    return frame.f_code.co_filename, frame.f_lineno
+
+
+def location_text(where: tuple[str, int] | None) -> str:
+    return f"{where[0]}:{where[1]}" if where else "an unknown place"

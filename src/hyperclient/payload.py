@@ -26,7 +26,7 @@ from urllib.parse import quote
 from multidict import CIMultiDict
 
 from . import hdrs
-from .helpers import guess_filename, parse_content_type
+from .helpers import TCHAR, guess_filename, parse_content_type
 
 __all__ = (
     "PAYLOAD_REGISTRY",
@@ -64,7 +64,6 @@ _MEMORY_PIECE = 2**20
 HeadersArg = Union[Mapping[str, str], Iterable[tuple[str, str]], None]
 _BytesLike = (bytes, bytearray, memoryview)
 # RFC 9110 §5.6.2 tchar: what a disposition type or parameter name may be made of.
-_TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # RFC 8187 §3.2.1 attr-char: left unescaped in an ext-value such as filename*.
 _ATTR_SAFE = "!#$&+-.^_`|~"
 
@@ -84,7 +83,7 @@ LookupError = UnsupportedPayloadError
 
 
 def _is_token(text: str) -> bool:
-    return bool(text) and _TCHAR.issuperset(text)
+    return bool(text) and TCHAR.issuperset(text)
 
 
 def _quoted_string(value: str) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._protocol import ResponseProtocol
 from .exceptions import ClientConnectionError, ConnectionKey, ConnectionTimeoutError
-from .helpers import sentinel
+from .helpers import caller_location, location_text, sentinel
 from .timeouts import ClientTimeout, Deadline, deadline_at
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ class BaseConnector:
             if loop is not None and loop.get_debug()
             else None
         )
-        self._created_at = _caller_location()
+        self._created_at = location_text(caller_location())
 
     # --- public surface -----------------------------------------------------------------------
 
@@ -478,17 +478,6 @@ class BaseConnector:
         self, req: ClientRequest, traces: Sequence[Trace], timeout: ClientTimeout
     ) -> ResponseProtocol:
         raise NotImplementedError
-
-
-def _caller_location() -> str:
-    """file:line of the first caller outside this package, for "unclosed" warnings."""
-    frame = sys._getframe(1)
-    package_dir = __file__.rpartition("/")[0]
-    while frame is not None and frame.f_code.co_filename.startswith(package_dir):
-        frame = frame.f_back  # type: ignore[assignment]
-    if frame is None:
-        return "<unknown>"
-    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
 def _cancelled_only_by_us(task: asyncio.Task[Any]) -> bool:

@@ -19,6 +19,7 @@ from .exceptions import ClientResponseError, ContentTypeError
 from .helpers import (
     ContentDisposition,
     content_type_is_json,
+    location_text,
     parse_content_disposition,
     parse_content_type,
     parse_links,
@@ -393,17 +394,13 @@ class ClientResponse:
         if connection is None or connection.protocol is None:
             return
         connection.close()
-        where = _location(self._created_at)
+        where = location_text(self._created_at)
         _warnings.warn(
             f"Unclosed response {self!r} (created at {where})", ResourceWarning, source=self
         )
 
 
 _NO_HEADERS: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
-
-
-def _location(where: tuple[str, int] | None) -> str:
-    return f"{where[0]}:{where[1]}" if where else "an unknown place"
 
 
 class _NoopAwaitable:

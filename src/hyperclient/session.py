@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json as _json
-import sys
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
 from types import TracebackType
@@ -25,7 +24,7 @@ from .exceptions import (
     ClientOSError,
     InvalidUrlClientError,
 )
-from .helpers import sentinel
+from .helpers import TCHAR, caller_location, location_text, sentinel
 from .hops import _Hops, _Plan
 from .http1 import HttpVersion, HttpVersion11
 from .middlewares import ClientMiddlewareType
@@ -34,7 +33,7 @@ from .redirects import (
     same_origin,
 )
 from .request import ClientRequest
-from .response import ClientResponse, _location
+from .response import ClientResponse
 from .timeouts import (
     DEFAULT_TIMEOUT,
     NO_DEADLINE,
@@ -54,9 +53,6 @@ _HTTP_SCHEMES: Final = frozenset(("http", "https"))
 _WS_SCHEMES: Final = frozenset(("ws", "wss"))
 # Redirect bodies up to this size are read so their connection can be reused.
 _REDIRECT_BODY_LIMIT: Final = 64 * 1024
-_TCHAR: Final = frozenset(
-    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
 
 
 _R = TypeVar("_R", bound=ClientResponse)
@@ -108,17 +104,6 @@ class _Options:
     read_bufsize: int
     auto_decompress: bool
     limits: tuple[int, int, int] | None
-
-
-def _caller_location() -> tuple[str, int] | None:
-    """file and line of the caller of a session method, for "unclosed" warnings. Only frames
-    of this module stand between (the verb, __aenter__, _request), so this is a few steps."""
-    frame: Any = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename == __file__:
-        frame = frame.f_back
-    if frame is None:
-        return None
-    return frame.f_code.co_filename, frame.f_lineno
 
 
 class ClientSession(_Hops):
@@ -194,7 +179,7 @@ class ClientSession(_Hops):
         fallback_charset_resolver: Callable[[ClientResponse, bytes], str] = (lambda r, b: "utf-8"),
         ssl_shutdown_timeout: object = sentinel,
     ) -> None:
-        self._created_at = _caller_location()
+        self._created_at = caller_location()
         if loop is None and connector is not None:
             loop = getattr(connector, "_loop_arg", None)
         if loop is None:
@@ -292,7 +277,7 @@ class ClientSession(_Hops):
 
     def __del__(self, _warnings: Any = warnings) -> None:
         if not self.closed:
-            where = _location(self._created_at)
+            where = location_text(self._created_at)
             _warnings.warn(
                 f"Unclosed client session {self!r} created at {where}",
                 ResourceWarning,
@@ -389,7 +374,7 @@ class ClientSession(_Hops):
     ) -> ClientResponse:
         if self._connector is None or self._connector.closed:
             raise RuntimeError("Session is closed")
-        created_at = _caller_location()
+        created_at = caller_location()
         if data is not None and json is not None:
             raise ValueError("data and json parameters can not be used at the same time")
         if json is not None:
@@ -537,7 +522,7 @@ class ClientSession(_Hops):
                 items = headers
             added: set[str] = set()
             for name, value in items:
-                if not _TCHAR.issuperset(name) or not name:
+                if not TCHAR.issuperset(name) or not name:
                     # A colon or space in a name would let the caller's data split the header
                     # line (RFC 9110 §5.1: field names are tokens).
                     raise ValueError(f"Header name {name!r} is not a valid HTTP token")

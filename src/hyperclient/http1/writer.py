@@ -5,21 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
+from ..helpers import TCHAR
 from . import HttpVersion
 
 __all__ = ("LAST_CHUNK", "check_token", "frame_chunk", "serialize_head")
 
 LAST_CHUNK: Final = b"0\r\n\r\n"
 
-# RFC 9110 §5.6.2: tchar. Anything else in a method or a field name could split the head.
-_TCHAR: Final = frozenset(
-    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
-
 
 def check_token(value: str, what: str) -> None:
     """ValueError unless *value* is a non-empty RFC 9110 token."""
-    if not value or not _TCHAR.issuperset(value):
+    if not value or not TCHAR.issuperset(value):
         raise ValueError(f"{what} {value!r} is not a valid HTTP token")
 
 
