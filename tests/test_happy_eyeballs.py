@@ -120,7 +120,7 @@ async def test_a_name_with_ipv6_and_ipv4_addresses_from_dns(
 ) -> None:
     # dual.hyperclient.test is ::1 and 127.0.0.1; the server listens on 127.0.0.1 only.
     resolver = AsyncResolver(
-        nameservers=["127.0.0.1"], udp_port=dns_server.port, lookups="b", tries=1
+        nameservers=["127.0.0.1"], udp_port=dns_server.port, lookups="b", tries=3, timeout=5.0
     )
     connector = hyperclient.TCPConnector(resolver=resolver)
     text = await get_text(connector, f"http://dual.hyperclient.test:{http_server.port}/json")
