@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/demo.py
 
-LINT_PATHS := $(wildcard src tests benchmarks examples)
+LINT_PATHS := $(wildcard src tests benchmarks examples fuzz)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINT_PATHS)
