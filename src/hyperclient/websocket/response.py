@@ -308,13 +308,38 @@ class ClientWebSocketResponse:
 
     async def receive(self, timeout: float | None = None) -> WSMessage:
         messages = self._messages
-        if messages:
-            msg = messages.popleft()
-            kind = msg[0]
-            if kind is _TEXT or kind is _BINARY:
-                return msg
-            return await self._special(msg)
-        return await self._wait_message(timeout)
+        if not messages:
+            # The wait is written out here rather than in a coroutine of its own: a
+            # request-reply exchange waits in every receive(), and a second coroutine per
+            # message is a measurable share of what Python spends on a round trip.
+            if self._waiter is not None:
+                raise RuntimeError("Concurrent call to receive() is not allowed")
+            timeout = timeout or self._timeout.ws_receive
+            timer = self._loop.call_later(timeout, self._receive_timed_out) if timeout else None
+            try:
+                while not messages:
+                    state = self._state
+                    if self._closing_notice or (state is not _OPEN and state is not _CLOSE_SENT):
+                        return await self._no_message()
+                    # The reader caught up: let the socket be read again.
+                    self._queued = 0
+                    if self._reading_paused:
+                        self._reading_paused = False
+                        self._protocol.resume_reading()
+                    self._direct = True
+                    waiter = self._waiter = self._loop.create_future()
+                    try:
+                        await waiter
+                    finally:
+                        self._waiter = None
+            finally:
+                if timer is not None:
+                    timer.cancel()
+        msg = messages.popleft()
+        kind = msg[0]
+        if kind is _TEXT or kind is _BINARY:
+            return msg
+        return await self._special(msg)
 
     async def receive_str(self, *, timeout: float | None = None) -> str:
         msg = await self.receive(timeout)
@@ -361,40 +386,16 @@ class ClientWebSocketResponse:
             await self._wait_closed()
         return msg
 
-    async def _wait_message(self, timeout: float | None) -> WSMessage:
-        if self._waiter is not None:
-            raise RuntimeError("Concurrent call to receive() is not allowed")
-        timeout = timeout or self._timeout.ws_receive
-        timer = self._loop.call_later(timeout, self._receive_timed_out) if timeout else None
-        try:
-            while True:
-                messages = self._messages
-                if messages:
-                    return await self._special(messages.popleft())
-                if self._closing_notice:
-                    self._closing_notice = False
-                    return CLOSING_MESSAGE
-                state = self._state
-                if state is _CLOSED or state is _CLOSING:
-                    await self._wait_closed()
-                    return CLOSED_MESSAGE
-                if state is _CLOSE_RECEIVED:
-                    await self.close()
-                    return CLOSED_MESSAGE
-                # The reader caught up: let the socket be read again.
-                self._queued = 0
-                if self._reading_paused:
-                    self._reading_paused = False
-                    self._protocol.resume_reading()
-                self._direct = True
-                waiter = self._waiter = self._loop.create_future()
-                try:
-                    await waiter
-                finally:
-                    self._waiter = None
-        finally:
-            if timer is not None:
-                timer.cancel()
+    async def _no_message(self) -> WSMessage:
+        """What receive() returns when no message is queued and none can come."""
+        if self._closing_notice:
+            self._closing_notice = False
+            return CLOSING_MESSAGE
+        if self._state is _CLOSE_RECEIVED:
+            await self.close()
+        else:
+            await self._wait_closed()
+        return CLOSED_MESSAGE
 
     def _receive_timed_out(self) -> None:
         waiter = self._waiter
