@@ -202,7 +202,7 @@ start_ws_server() {
     cmd=("$VENV/bin/python" "$HERE/wsserver.py" "$port")
     if [ -n "$SERVER_CPU" ]; then cmd=(taskset -c "$SERVER_CPU" "${cmd[@]}"); fi
     # Exec'd by the forked child like nginx, so $! is the server itself (its CPU is recorded).
-    "${cmd[@]}" </dev/null >"$WORK/wsserver.log" 2>&1 &
+    "${cmd[@]}" </dev/null >"$WORK/wsserver.log" 2>&1 9>&- &
     WS_PID=$!
     WS_URL="ws://127.0.0.1:$port"
 }
@@ -217,7 +217,7 @@ start_nginx() {
     if [ -n "$SERVER_CPU" ]; then cmd=(taskset -c "$SERVER_CPU" "${cmd[@]}"); fi
     # A simple command run with & is exec'd in the forked child (taskset then execs nginx), so
     # $! is the nginx master; its output goes to the log so that it never holds our stdout open.
-    "${cmd[@]}" </dev/null >>"$NGX/error.log" 2>&1 &
+    "${cmd[@]}" </dev/null >>"$NGX/error.log" 2>&1 9>&- &
     NGINX_PID=$!
     BASE_URL="http://127.0.0.1:$port"
 }
@@ -235,6 +235,14 @@ check_servers() {
 
 install_nginx
 mkdir -p "$WORK"
+# Two runs at once would measure each other and share nginx's pid file, so that the first to
+# exit would stop the other's server: a second run waits for the first. The servers do not
+# inherit the lock (9>&- where they start), so a server outliving a killed run cannot hold it.
+exec 9>"$WORK/run.lock"
+if ! flock -n 9; then
+    log "another benchmark run holds $WORK/run.lock; waiting for it to finish"
+    flock 9
+fi
 setup_venv
 make_big_file
 trap stop_servers EXIT
