@@ -17,7 +17,7 @@ from .formdata import FormData
 from .http1 import HttpVersion, HttpVersion10, HttpVersion11
 from .http1.writer import LAST_CHUNK, check_token, frame_chunk, serialize_head
 from .timeouts import NO_DEADLINE
-from .tls import Fingerprint, SSLArg
+from .tls import SSLArg
 
 if TYPE_CHECKING:
     from ._protocol import ResponseProtocol
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 __all__ = ("ClientRequest", "RequestInfo")
 
 _SSL_SCHEMES = frozenset(("https", "wss"))
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 # RFC 9110 §9.2.2; a stale pooled connection may be retried only for these.
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
 # Methods whose requests carry no body by convention: no "Content-Length: 0" for them.
@@ -396,9 +395,6 @@ class ClientRequest:
         """Through a proxy, whether this request needs a CONNECT tunnel to its origin: TLS to
         the origin, or an Upgrade (a WebSocket must reach the origin itself, RFC 6455 §4.1)."""
         return self.is_ssl or hdrs.UPGRADE in self.headers
-
-    def is_ssl_fingerprint(self) -> bool:
-        return isinstance(self.ssl, Fingerprint)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.method} {self.url}>"

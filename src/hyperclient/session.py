@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 __all__ = ("ClientSession", "request")
 
 _HTTP_SCHEMES: Final = frozenset(("http", "https"))
-_WS_SCHEMES: Final = frozenset(("ws", "wss"))
 # Redirect bodies up to this size are read so their connection can be reused.
 _REDIRECT_BODY_LIMIT: Final = 64 * 1024
 

@@ -144,7 +144,6 @@ class ResponseParser:
         "_read_until_eof_off",
         "_scan_from",
         "_sink",
-        "_stopped",
         "has_body",
         "leftover_after_head",
         "on_body",
@@ -178,7 +177,6 @@ class ResponseParser:
         self._meta_bytes = 0
         self._no_body_read = False
         self._read_until_eof_off = False
-        self._stopped = False
         self.has_body = False
         self.should_close = False
         self.leftover_after_head = False
@@ -231,7 +229,6 @@ class ResponseParser:
         # A response whose body we will not read: stop llhttp at the end of its head. Whatever
         # follows the blank line is not ours and makes the connection unusable (it cannot be the
         # next response: none was asked for).
-        self._stopped = False
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
@@ -341,13 +338,6 @@ class ResponseParser:
     def note_body_progress(self) -> None:
         """Body bytes arrived: chunk metadata seen so far was not excessive."""
         self._meta_bytes = 0
-
-    def reset(self) -> None:
-        """Start afresh on a new llhttp parser."""
-        self._parser = httptools.HttpResponseParser(self)
-        self._buf = b""
-        self._scan_from = 0
-        self._in_head = True
 
 
 _MAX_INTERIM: Final = 32
