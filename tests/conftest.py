@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import socket
 import ssl
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -76,6 +77,29 @@ async def raw_server() -> AsyncIterator[RawServerFactory]:
 async def session() -> AsyncIterator[hyperclient.ClientSession]:
     async with hyperclient.ClientSession() as client:
         yield client
+
+
+@pytest.fixture
+def full_backlog() -> Iterator[int]:
+    """A port on 127.0.0.1 where connects hang in SYN-SENT: a listener that never accepts, with
+    backlog 0, and its accept queue already filled (Linux then drops further SYNs)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port: int = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        try:
+            filler.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(filler)
+    yield port
+    for filler in fillers:
+        filler.close()
+    listener.close()
 
 
 # TLS variants, forward proxies (proxy.py) and a DNS server, for the connection tests.

@@ -13,7 +13,7 @@ import asyncio
 import socket
 import ssl
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -291,28 +291,6 @@ async def test_many_cancelled_waiters_leave_the_counts_right(
 
 
 # -- connecting ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def full_backlog() -> Iterator[int]:
-    """A loopback port whose accept queue is full: connect() hangs in SYN-SENT."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port: int = listener.getsockname()[1]
-    fillers = []
-    for _ in range(3):
-        filler = socket.socket()
-        filler.setblocking(False)
-        try:
-            filler.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
-        fillers.append(filler)
-    yield port
-    for filler in fillers:
-        filler.close()
-    listener.close()
 
 
 async def test_cancel_while_connecting_closes_the_socket(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -56,19 +56,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(family) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def black_hole() -> Iterator[int]:
-    """A port on 127.0.0.1 where connects hang: its one-slot accept queue is already full."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    filler = socket.create_connection(("127.0.0.1", port), timeout=5)
-    yield port
-    filler.close()
-    listener.close()
 
 
 @pytest.fixture
@@ -141,9 +128,9 @@ async def test_every_address_dead_is_a_connector_error() -> None:
 
 
 async def test_happy_eyeballs_delay_races_past_an_address_that_never_answers(
-    black_hole: int, http_server: LiveServer
+    full_backlog: int, http_server: LiveServer
 ) -> None:
-    resolver = ListResolver(("127.0.0.1", black_hole), ("127.0.0.1", http_server.port))
+    resolver = ListResolver(("127.0.0.1", full_backlog), ("127.0.0.1", http_server.port))
     connector = hyperclient.TCPConnector(resolver=resolver, happy_eyeballs_delay=0.05)
     # Tried one after the other, the first attempt alone would outlast sock_connect.
     timeout = hyperclient.ClientTimeout(sock_connect=3)
@@ -151,9 +138,9 @@ async def test_happy_eyeballs_delay_races_past_an_address_that_never_answers(
 
 
 async def test_without_happy_eyeballs_addresses_are_tried_one_at_a_time(
-    black_hole: int, http_server: LiveServer
+    full_backlog: int, http_server: LiveServer
 ) -> None:
-    resolver = ListResolver(("127.0.0.1", black_hole), ("127.0.0.1", http_server.port))
+    resolver = ListResolver(("127.0.0.1", full_backlog), ("127.0.0.1", http_server.port))
     connector = hyperclient.TCPConnector(resolver=resolver, happy_eyeballs_delay=None)
     timeout = hyperclient.ClientTimeout(sock_connect=0.3)
     with pytest.raises(hyperclient.ConnectionTimeoutError):

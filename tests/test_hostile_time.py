@@ -9,8 +9,7 @@ A peer that goes silent or closes half-way ends the wait with the documented err
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -143,29 +142,6 @@ async def test_sock_read_fires_when_the_peer_never_answers_expect_100_continue(
     timeout = ClientTimeout(sock_read=0.3, total=1)
     with pytest.raises(hyperclient.SocketTimeoutError):
         await client.post(server.make_url("/"), data=b"body", expect100=True, timeout=timeout)
-
-
-@pytest.fixture
-def full_backlog() -> Iterator[int]:
-    """A port whose accept queue is full: Linux drops further SYNs, so connect() hangs (still
-    on loopback)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port: int = listener.getsockname()[1]
-    fillers = []
-    for _ in range(3):
-        filler = socket.socket()
-        filler.setblocking(False)
-        try:
-            filler.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
-        fillers.append(filler)
-    yield port
-    for filler in fillers:
-        filler.close()
-    listener.close()
 
 
 async def test_sock_connect_fires_with_its_own_class(

@@ -127,32 +127,6 @@ async def test_sock_read_timeout_restarts_whenever_data_arrives(
 # -- connect and sock_connect --------------------------------------------------------------------
 
 
-@pytest.fixture
-def full_backlog() -> Iterator[int]:
-    """A port whose listen queue is full, so a new connection attempt hangs in SYN-SENT.
-
-    Stays on loopback: a listening socket that never accepts, with backlog 0, plus a few
-    connections that fill its accept queue (Linux then drops further SYNs).
-    """
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    for _ in range(3):
-        filler = socket.socket()
-        filler.setblocking(False)
-        try:
-            filler.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
-        fillers.append(filler)
-    yield port
-    for filler in fillers:
-        filler.close()
-    listener.close()
-
-
 @pytest.mark.parametrize(
     "timeout",
     [hyperclient.ClientTimeout(sock_connect=0.3), hyperclient.ClientTimeout(connect=0.3)],
