@@ -40,7 +40,7 @@ from .redirects import (
 )
 from .request import IDEMPOTENT_METHODS, ClientRequest
 from .response import ClientResponse
-from .timeouts import DEFAULT_TIMEOUT, NO_DEADLINE, ClientTimeout, Deadline
+from .timeouts import DEFAULT_TIMEOUT, ClientTimeout, Deadline
 
 if TYPE_CHECKING:
     from .connector import BaseConnector
@@ -76,12 +76,12 @@ class _Plan:
         "proxy",
         "proxy_auth",
         "proxy_headers",
+        "raise_for_status",
         "response_params",
         "server_hostname",
         "skip",
         "ssl",
         "timeout",
-        "timer",
         "traces",
         "url",
     )
@@ -117,8 +117,14 @@ class _Plan:
         self.timeout = DEFAULT_TIMEOUT
         self.response_params: Any = None
         self.middlewares: tuple[ClientMiddlewareType, ...] = ()
+        self.raise_for_status: Any = False
         self.traces: list[Trace] = []
-        self.timer: Deadline | _NoDeadline = NO_DEADLINE
+
+    def copy(self) -> _Plan:
+        new = object.__new__(_Plan)
+        for name in _Plan.__slots__:
+            setattr(new, name, getattr(self, name))
+        return new
 
 
 class _Hops:
@@ -139,13 +145,20 @@ class _Hops:
     _session_auth_for: Callable[[URL], BasicAuth | None]
     _env_proxy_to: Callable[[_Plan, URL, BasicAuth | None], None]
 
-    async def _run_hops(self, plan: _Plan) -> ClientResponse:
-        """Send, and follow redirects: each hop runs the middleware chain once."""
+    async def _run_hops(
+        self, plan: _Plan, timer: Deadline | _NoDeadline, prepared: ClientRequest | None
+    ) -> ClientResponse:
+        """Send, and follow redirects: each hop runs the middleware chain once. *prepared*: a
+        request for the first hop made earlier from this plan (a copy of it is sent)."""
         history: list[ClientResponse] = []
         req: ClientRequest | None = None
         try:
             while True:
-                req = self._make_request(plan, bool(history))
+                if prepared is not None:
+                    req = prepared._copy_for(timer)
+                    prepared = None
+                else:
+                    req = self._make_request(plan, timer, bool(history))
                 if plan.middlewares:
                     handler = build_chain(self._send_once_factory(plan), plan.middlewares)
                     resp = await handler(req)
@@ -155,6 +168,8 @@ class _Hops:
                     resp._history = tuple(history)
                 if not (plan.allow_redirects and resp.status in REDIRECT_STATUSES):
                     return resp
+                if not history:
+                    plan = plan.copy()  # the caller's plan (shared by plain calls) stays as it is
                 if not await self._prepare_redirect(plan, req, resp, history):
                     return resp
         finally:
@@ -162,7 +177,9 @@ class _Hops:
             if req is not None and req.has_body:
                 await req.close_body()
 
-    def _make_request(self, plan: _Plan, redirected: bool) -> ClientRequest:
+    def _make_request(
+        self, plan: _Plan, timer: Deadline | _NoDeadline, redirected: bool
+    ) -> ClientRequest:
         url = plan.url
         if url.scheme not in _HTTP_SCHEMES:
             raise NonHttpUrlClientError(url)
@@ -208,7 +225,7 @@ class _Hops:
             response_class=self._response_class,
             proxy=plan.proxy,
             proxy_auth=plan.proxy_auth,
-            timer=plan.timer,
+            timer=timer,
             session=cast("ClientSession", self),
             ssl=plan.ssl,
             server_hostname=plan.server_hostname,

@@ -63,6 +63,7 @@ class ClientRequest:
         "_close_body_after_write",
         "_connection_key",
         "_continue",
+        "_encoded_head",
         "_expect100",
         "_loop",
         "_request_info",
@@ -153,6 +154,7 @@ class ClientRequest:
         self._body: payload.Payload | None = None
         self._body_bytes: bytes | None = b""
         self._close_body_after_write = False
+        self._encoded_head: bytes | None = None
         # Lower-cased: istr compares case-sensitively outside a CIMultiDict.
         if isinstance(skip_auto_headers, frozenset):
             self._skip_auto_headers: frozenset[str] = (
@@ -412,6 +414,54 @@ class ClientRequest:
                     await trace.send_request_chunk_sent(self.method, self.url, self._body_bytes)
         return response
 
+    def _encode_head(self, force_close: bool) -> bytes:
+        headers = self.headers
+        if hdrs.CONNECTION not in headers:
+            # HTTP/1.0 closes after each response unless asked (RFC 9112 §9.3); a connector
+            # that never reuses connections says so, so the server closes promptly.
+            if self.version == HttpVersion10:
+                headers[hdrs.CONNECTION] = "keep-alive"
+            elif force_close:
+                headers[hdrs.CONNECTION] = "close"
+        return serialize_head(self.method, self._target(), self.version, headers.items())
+
+    def _copy_for(self, timer: Deadline | _NoDeadline) -> ClientRequest:
+        """A copy that sends this request once more under *timer*, its head already encoded.
+        For the session's prepared requests: no body, and headers nobody changes, so the copy
+        shares them."""
+        new = object.__new__(ClientRequest)
+        new.method = self.method
+        new.url = self.url
+        new.original_url = self.original_url
+        new.version = self.version
+        new.headers = self.headers
+        new.is_ssl = self.is_ssl
+        new.ssl = self.ssl
+        new.server_hostname = self.server_hostname
+        new.proxy = self.proxy
+        new.proxy_auth = self.proxy_auth
+        new.proxy_headers = self.proxy_headers
+        new.response_class = self.response_class
+        new.compress = self.compress
+        new.chunked = self.chunked
+        new._session = self._session
+        new._loop = self._loop
+        new._timer = timer
+        new._traces = self._traces
+        new._writer = None
+        new._continue = None
+        new._request_info = self._request_info
+        new._response_params = self._response_params
+        new._body = None
+        new._body_bytes = self._body_bytes
+        new._close_body_after_write = False
+        new._encoded_head = self._encoded_head
+        new._skip_auto_headers = self._skip_auto_headers
+        new._auth = self._auth
+        new._expect100 = False
+        new._connection_key = self._connection_key
+        return new
+
     def _send_now(self, conn: Connection) -> ClientResponse:
         """The synchronous part of send(): everything but the trace signals, so the session's
         common path needs no coroutine here."""
@@ -421,15 +471,9 @@ class ClientRequest:
         params = self._response_params or _DEFAULT_RESPONSE_PARAMS
         waiter = protocol.begin(self.method == "HEAD", params, self._timer)
         protocol.on_done = conn._message_done
-        headers = self.headers
-        if hdrs.CONNECTION not in headers:
-            # HTTP/1.0 closes after each response unless asked (RFC 9112 §9.3); a connector
-            # that never reuses connections says so, so the server closes promptly.
-            if self.version == HttpVersion10:
-                headers[hdrs.CONNECTION] = "keep-alive"
-            elif conn._connector.force_close:
-                headers[hdrs.CONNECTION] = "close"
-        head = serialize_head(self.method, self._target(), self.version, self.headers.items())
+        head = self._encoded_head
+        if head is None:
+            head = self._encode_head(conn._connector.force_close)
         body_bytes = self._body_bytes
         if (
             body_bytes is not None

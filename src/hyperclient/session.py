@@ -9,9 +9,9 @@ import json as _json
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
 
-from multidict import CIMultiDict
+from multidict import CIMultiDict, MultiDict, getversion
 from yarl import URL
 
 from . import hdrs
@@ -103,6 +103,22 @@ class _Options:
     read_bufsize: int
     auto_decompress: bool
     limits: tuple[int, int, int] | None
+
+
+class _Prepared:
+    """A plain call's plan and first request, made once by the general path. The request is
+    never sent itself: each call sends a copy (``ClientRequest._copy_for``)."""
+
+    __slots__ = ("headers_version", "plan", "request")
+
+    def __init__(self, plan: _Plan, request: ClientRequest, headers_version: int) -> None:
+        self.plan = plan
+        self.request = request
+        self.headers_version = headers_version
+
+
+# Plain calls prepared per session; when full, the cache starts over (URLs that never repeat).
+_MAX_PREPARED: Final = 256
 
 
 class ClientSession(_Hops):
@@ -251,6 +267,15 @@ class ClientSession(_Hops):
             auto_decompress,
             self._limits(max_line_size, max_field_size, max_headers),
         )
+        # The plain-call lane (_request_plain) needs requests that depend on nothing but the
+        # call and the session's settings.
+        self._lane_open = (
+            request_class is ClientRequest
+            and not self._middlewares
+            and not self._trace_configs
+            and not trust_env
+        )
+        self._prepared: dict[tuple[str, str | URL, bool], _Prepared] = {}
 
     @staticmethod
     def _limits(line: int, field: int, count: int) -> tuple[int, int, int] | None:
@@ -286,11 +311,15 @@ class ClientSession(_Hops):
     # --- the verbs ----------------------------------------------------------------------------
 
     def request(self, method: str, url: str | URL, **kwargs: Any) -> _RequestContextManager[Any]:
+        if not kwargs:
+            return _RequestContextManager(self._request_plain(method, url, True))
         return _RequestContextManager(self._request(method, url, **kwargs))
 
     def get(
         self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any
     ) -> _RequestContextManager[Any]:
+        if not kwargs:
+            return _RequestContextManager(self._request_plain(hdrs.METH_GET, url, allow_redirects))
         return _RequestContextManager(
             self._request(hdrs.METH_GET, url, allow_redirects=allow_redirects, **kwargs)
         )
@@ -298,6 +327,10 @@ class ClientSession(_Hops):
     def options(
         self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any
     ) -> _RequestContextManager[Any]:
+        if not kwargs:
+            return _RequestContextManager(
+                self._request_plain(hdrs.METH_OPTIONS, url, allow_redirects)
+            )
         return _RequestContextManager(
             self._request(hdrs.METH_OPTIONS, url, allow_redirects=allow_redirects, **kwargs)
         )
@@ -305,6 +338,8 @@ class ClientSession(_Hops):
     def head(
         self, url: str | URL, *, allow_redirects: bool = False, **kwargs: Any
     ) -> _RequestContextManager[Any]:
+        if not kwargs:
+            return _RequestContextManager(self._request_plain(hdrs.METH_HEAD, url, allow_redirects))
         return _RequestContextManager(
             self._request(hdrs.METH_HEAD, url, allow_redirects=allow_redirects, **kwargs)
         )
@@ -325,6 +360,8 @@ class ClientSession(_Hops):
         return _RequestContextManager(self._request(hdrs.METH_PATCH, url, data=data, **kwargs))
 
     def delete(self, url: str | URL, **kwargs: Any) -> _RequestContextManager[Any]:
+        if not kwargs:
+            return _RequestContextManager(self._request_plain(hdrs.METH_DELETE, url, True))
         return _RequestContextManager(self._request(hdrs.METH_DELETE, url, **kwargs))
 
     def ws_connect(self, url: str | URL, **kwargs: Any) -> _RequestContextManager[Any]:
@@ -335,7 +372,25 @@ class ClientSession(_Hops):
 
     # --- one request, all hops ----------------------------------------------------------------
 
-    async def _request(
+    async def _request(self, method: str, str_or_url: str | URL, **kwargs: Any) -> ClientResponse:
+        created_at = caller_location()
+        return await self._execute(self._make_plan(method, str_or_url, **kwargs), created_at)
+
+    async def _request_plain(
+        self, method: str, str_or_url: str | URL, allow_redirects: bool
+    ) -> ClientResponse:
+        """A call that passes nothing but the URL: the commonest request, and the one whose
+        plan and head depend only on the session. Those are built once by the general path
+        (``_prepare``) and reused, so the call costs a copy of a ClientRequest instead of a
+        merge of headers, a new request and its serialization."""
+        created_at = caller_location()
+        prepared = self._prepared_for(method, str_or_url, allow_redirects)
+        if prepared is None:
+            plan = self._make_plan(method, str_or_url, allow_redirects=allow_redirects)
+            return await self._execute(plan, created_at)
+        return await self._execute(prepared.plan, created_at, prepared.request)
+
+    def _make_plan(
         self,
         method: str,
         str_or_url: str | URL,
@@ -370,10 +425,10 @@ class ClientSession(_Hops):
         max_field_size: int | None = None,
         max_headers: int | None = None,
         middlewares: Sequence[ClientMiddlewareType] | None = None,
-    ) -> ClientResponse:
+    ) -> _Plan:
+        """One call's options with the session's defaults applied."""
         if self._connector is None or self._connector.closed:
             raise RuntimeError("Session is closed")
-        created_at = caller_location()
         if data is not None and json is not None:
             raise ValueError("data and json parameters can not be used at the same time")
         if json is not None:
@@ -399,33 +454,43 @@ class ClientSession(_Hops):
         plan.proxy_headers = proxy_headers
         if proxy is not None or self._default_proxy is not None or self._trust_env:
             self._choose_proxy(plan, url, proxy, proxy_auth)
-        real_timeout = plan.timeout = self._request_timeout(timeout)
+        plan.timeout = self._request_timeout(timeout)
         options = self._options(
             read_bufsize, auto_decompress, max_line_size, max_field_size, max_headers
         )
         plan.response_params = (
             options.read_bufsize,
-            real_timeout.sock_read,
+            plan.timeout.sock_read,
             options.auto_decompress,
             options.limits,
             read_until_eof,
         )
-        plan.middlewares = self._middlewares if middlewares is None else tuple(middlewares)
-        traces = plan.traces = self._make_traces(trace_request_ctx) if self._trace_configs else []
-        loop = self._loop
-        when = deadline_at(loop, real_timeout.total, real_timeout.ceil_threshold)
-        timer = plan.timer = (
-            Deadline(loop, when, self._deadlines) if when is not None else NO_DEADLINE
+        plan.raise_for_status = (
+            self._raise_for_status if raise_for_status is None else raise_for_status
         )
+        plan.middlewares = self._middlewares if middlewares is None else tuple(middlewares)
+        plan.traces = self._make_traces(trace_request_ctx) if self._trace_configs else []
+        return plan
+
+    async def _execute(
+        self, plan: _Plan, created_at: Any, prepared: ClientRequest | None = None
+    ) -> ClientResponse:
+        """Run *plan* under its total timeout: the hops, the trace signals around them and
+        raise_for_status. *prepared*: a request made earlier for the first hop (copied)."""
+        traces = plan.traces
+        loop = self._loop
+        timeout = plan.timeout
+        when = deadline_at(loop, timeout.total, timeout.ceil_threshold)
+        timer = Deadline(loop, when, self._deadlines) if when is not None else NO_DEADLINE
         if traces:
-            req_url = url.extend_query(params) if params else url
+            req_url = plan.url.extend_query(plan.params) if plan.params else plan.url
             for trace in traces:
-                await trace.send_request_start(method, req_url, plan.headers)
+                await trace.send_request_start(plan.method, req_url, plan.headers)
         try:
             with timer:
-                resp = await self._run_hops(plan)
+                resp = await self._run_hops(plan, timer, prepared)
             resp._created_at = created_at
-            check = self._raise_for_status if raise_for_status is None else raise_for_status
+            check = plan.raise_for_status
             if check:
                 try:
                     await self._check_status(resp, check)
@@ -448,6 +513,54 @@ class ClientSession(_Hops):
             for trace in traces:
                 await trace.send_request_end(resp.method, resp.url, plan.headers, resp)
         return resp
+
+    # --- the plain-call lane ------------------------------------------------------------------
+
+    def _prepared_for(
+        self, method: str, str_or_url: str | URL, allow_redirects: bool
+    ) -> _Prepared | None:
+        """The reusable plan and request for a plain call, or None when this call must take
+        the general path: a session whose requests depend on more than the call (middlewares,
+        traces, trust_env, its own request class), a cookie in the jar, or a closed session."""
+        if not self._lane_open:
+            return None
+        connector = self._connector
+        if connector is None or connector.closed or not self._jar_is_empty(self._cookie_jar):
+            return None
+        if type(str_or_url) is not str and not isinstance(str_or_url, URL):
+            return None  # the general path names what is wrong with it
+        key = (method, str_or_url, allow_redirects)
+        prepared = self._prepared.get(key)
+        # session.headers may have changed since: its version says so.
+        version = self._headers_version()
+        if prepared is None or prepared.headers_version != version:
+            prepared = self._prepare(method, str_or_url, allow_redirects, connector)
+            if prepared is None:
+                return None
+            if len(self._prepared) >= _MAX_PREPARED:
+                self._prepared.clear()
+            self._prepared[key] = prepared
+        return prepared
+
+    def _headers_version(self) -> int:
+        # multidict's own counter, bumped by every change to session.headers.
+        return getversion(cast("MultiDict[object]", self._default_headers))
+
+    def _prepare(
+        self,
+        method: str,
+        str_or_url: str | URL,
+        allow_redirects: bool,
+        connector: BaseConnector,
+    ) -> _Prepared | None:
+        version = self._headers_version()
+        plan = self._make_plan(method, str_or_url, allow_redirects=allow_redirects)
+        request = self._make_request(plan, NO_DEADLINE, False)
+        if request.has_body or request._expect100:
+            return None  # per-request state (a body writer, a 100-continue wait): not shared
+        request._encoded_head = request._encode_head(connector.force_close)
+        request.request_info  # noqa: B018  # built once, shared by every copy
+        return _Prepared(plan, request, version)
 
     # The trust_env proxies, read from the environment on the session's first request.
     _env_proxies: EnvProxies | None = None
