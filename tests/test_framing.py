@@ -7,6 +7,7 @@ automatic decompression, including what happens when the bytes are wrong.
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 
 import pytest
@@ -20,6 +21,7 @@ from servers import (
     RawServerFactory,
     compress,
     pattern_bytes,
+    stream_piece,
 )
 from servers.raw import http_response, reply, reply_forever
 
@@ -328,3 +330,41 @@ async def test_unknown_content_encoding_is_passed_through(
     url = http_server.canned(Canned(headers=[("Content-Encoding", "x-custom")], body=b"as is"))
     async with session.get(url) as resp:
         assert await resp.read() == b"as is"
+
+
+# -- the shared read buffer ----------------------------------------------------------------------
+
+
+async def test_bodies_read_at_once_on_many_connections_do_not_mix(
+    http_server: LiveServer, session: hyperclient.ClientSession
+) -> None:
+    # Every connection of the loop reads into one buffer (_protocol.py): bodies arriving side
+    # by side, each read slowly enough for its socket to be paused and resumed, must come out
+    # whole and each in its own order.
+    async def pattern(size: int, chunked: bool) -> None:
+        url = http_server.make_url(f"/bytes/{size}").with_query(chunked="1" if chunked else "0")
+        async with session.get(url) as resp:
+            parts = []
+            async for piece in resp.content.iter_chunked(7_000):
+                parts.append(piece)
+                await asyncio.sleep(0)
+            assert b"".join(parts) == pattern_bytes(size)
+
+    async def letters(n: int, size: int) -> None:
+        url = http_server.make_url("/stream").with_query(n=str(n), size=str(size))
+        async with session.get(url) as resp:
+            assert await resp.read() == b"".join(stream_piece(i, size) for i in range(n))
+
+    async def inflated(codec: str) -> None:
+        url = http_server.make_url(f"/compressed/{codec}").with_query(chunked="1")
+        async with session.get(url) as resp:
+            assert await resp.read() == COMPRESSED_PAYLOAD
+
+    await asyncio.gather(
+        pattern(3 * 1024 * 1024 + 11, chunked=False),
+        pattern(2 * 1024 * 1024 + 5, chunked=True),
+        letters(60, 40_000),
+        letters(30, 100_000),
+        inflated("gzip"),
+        inflated("deflate"),
+    )

@@ -197,10 +197,13 @@ class ResponseParser:
         self._expecting = True
         self._interim = 0
 
-    def feed_data(self, data: bytes) -> None:
+    def feed_data(self, data: bytes | memoryview) -> None:
         """Parse *data*. Raises BadHttpMessage for a malformed or oversized head, and
-        httptools.HttpParserError for malformed framing after the head."""
+        httptools.HttpParserError for malformed framing after the head. A memoryview is only
+        read during the call (the protocol's shared read buffer), so a head keeps a copy."""
         if self._in_head:
+            if not isinstance(data, bytes):
+                data = bytes(data)
             buf = self._buf = self._buf + data if self._buf else data
             if len(buf) - self._scan_from > self._head_limit + len(data):
                 raise BadHttpMessage(f"Response head is larger than {self._head_limit} bytes")
@@ -219,7 +222,7 @@ class ResponseParser:
             raise _unwrap(exc) from None
         except httptools.HttpParserUpgrade as exc:
             # The bytes after a 101 head belong to the new protocol (RFC 9110 §15.2.2).
-            self.upgraded_tail = data[exc.args[0] :]
+            self.upgraded_tail = bytes(data[exc.args[0] :])
         except httptools.HttpParserError as exc:
             if self._in_head:
                 raise BadHttpMessage(f"Invalid response: {exc}") from exc
