@@ -5,14 +5,21 @@
 - ``unix_server``: the same app on a Unix socket (``.uds`` is the path).
 - ``raw_server``: a factory for scripted asyncio servers (protocol misbehaviour), per test.
 - ``session``: a ``hyperclient.ClientSession`` closed at the end of the test.
+
+Tests run on asyncio's own loop; the modules in ``BOTH_LOOPS`` (the WebSocket client, framing,
+the shared read buffer, plain calls) run on uvloop as well, since uvloop's transports call the
+protocols differently (reads, writes, TLS) and it is the loop the benchmarks use. With
+``HYPERCLIENT_TEST_UVLOOP=all`` in the environment every module runs on both.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import socket
 import ssl
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -20,6 +27,33 @@ import trustme
 
 import hyperclient
 from servers import LiveServer, RawServerFactory, TestApp
+
+BOTH_LOOPS = frozenset(
+    {
+        "test_framing",
+        "test_hostile_framing",
+        "test_plain_calls",
+        "test_pool",
+        "test_websocket_client",
+        "test_websocket_deflate",
+        "test_websocket_violations",
+    }
+)
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
+    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+        "asyncio": asyncio.new_event_loop
+    }
+    module = getattr(item, "module", None)
+    everywhere = os.environ.get("HYPERCLIENT_TEST_UVLOOP") == "all"
+    if module is not None and (everywhere or module.__name__ in BOTH_LOOPS):
+        import uvloop
+
+        factories["uvloop"] = uvloop.new_event_loop
+    return factories
 
 
 @pytest.fixture(scope="session")

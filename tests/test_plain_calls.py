@@ -7,6 +7,7 @@ and the server's answers between repeated plain calls and check what the server 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from typing import cast
 
@@ -67,15 +68,16 @@ async def test_a_redirect_that_changes_the_method_leaves_the_next_plain_call_alo
     redirects: LiveServer,
 ) -> None:
     # A 303 turns DELETE into GET for the next hop only: the prepared DELETE must stay DELETE.
-    url = redirects.make_url("/redirect/303").with_query(to="/echo/after-303")
+    target = f"/echo/after-303-{uuid.uuid4().hex}"
+    url = redirects.make_url("/redirect/303").with_query(to=target)
     async with hyperclient.ClientSession() as session:
         for _ in range(3):
             async with session.delete(url) as resp:
                 assert resp.status == 200
                 assert resp.method == "GET"
                 assert [r.method for r in resp.history] == ["DELETE"]
-    one_call = [("DELETE", "/redirect/303"), ("GET", "/echo/after-303")]
-    assert redirect_log(redirects, "after-303") == one_call * 3
+    one_call = [("DELETE", "/redirect/303"), ("GET", target)]
+    assert redirect_log(redirects, target) == one_call * 3
 
 
 async def test_allow_redirects_is_part_of_what_a_plain_call_reuses(
