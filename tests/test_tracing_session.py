@@ -364,9 +364,42 @@ async def test_a_session_without_trace_configs_builds_no_trace_objects(
             async with session.get(server.make_url("/chain/1")) as resp:
                 await resp.read()
     assert built == []
+    # A frozen config without handlers can never be heard: it costs nothing either.
     async with (
         hyperclient.ClientSession(trace_configs=[hyperclient.TraceConfig()]) as session,
+        session.get(server.make_url("/echo/unheard")),
+    ):
+        pass
+    assert built == []
+    listened = hyperclient.TraceConfig()
+    listened.on_request_end.append(_ignore)
+    async with (
+        hyperclient.ClientSession(trace_configs=[listened]) as session,
         session.get(server.make_url("/echo/counted")),
     ):
         pass
     assert len(built) == 1
+
+
+async def _ignore(session: Any, ctx: Any, params: Any) -> None:
+    pass
+
+
+async def test_a_context_factory_without_handlers_still_runs_per_request(
+    server: LiveServer,
+) -> None:
+    # The caller's own factory may count or log requests: it is called as with handlers.
+    made: list[Any] = []
+
+    def factory(trace_request_ctx: Any = None) -> Any:
+        made.append(trace_request_ctx)
+        return object()
+
+    config = hyperclient.TraceConfig(trace_config_ctx_factory=factory)
+    async with hyperclient.ClientSession(trace_configs=[config]) as session:
+        for n in range(3):
+            async with session.get(server.make_url("/echo/factory-only"), trace_request_ctx=n):
+                pass
+        async with session.get(server.make_url("/echo/factory-only")):
+            pass
+    assert made == [0, 1, 2, None]

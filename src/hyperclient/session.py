@@ -258,6 +258,8 @@ class ClientSession(_Hops):
         self._trace_configs = list(trace_configs or ())
         for config in self._trace_configs:
             config.freeze()
+        # Frozen configs without a handler can never be heard: no Trace is made for them.
+        self._traced_configs = [c for c in self._trace_configs if c._is_listened_to()]
         self._middlewares = tuple(middlewares)
         self._default_proxy = URL(proxy) if isinstance(proxy, str) else proxy
         self._default_proxy_auth = proxy_auth
@@ -272,7 +274,7 @@ class ClientSession(_Hops):
         self._lane_open = (
             request_class is ClientRequest
             and not self._middlewares
-            and not self._trace_configs
+            and not self._traced_configs
             and not trust_env
         )
         self._prepared: dict[tuple[str, str | URL, bool], _Prepared] = {}
@@ -469,7 +471,7 @@ class ClientSession(_Hops):
             self._raise_for_status if raise_for_status is None else raise_for_status
         )
         plan.middlewares = self._middlewares if middlewares is None else tuple(middlewares)
-        plan.traces = self._make_traces(trace_request_ctx) if self._trace_configs else []
+        plan.traces = self._make_traces(trace_request_ctx) if self._traced_configs else []
         return plan
 
     async def _execute(
@@ -696,7 +698,7 @@ class ClientSession(_Hops):
 
         return [
             Trace(self, config, config.trace_config_ctx(trace_request_ctx=trace_request_ctx))
-            for config in self._trace_configs
+            for config in self._traced_configs
         ]
 
     # --- life cycle ---------------------------------------------------------------------------

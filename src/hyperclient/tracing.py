@@ -272,6 +272,15 @@ class TraceConfig:
             self.on_dns_cache_miss,
         )
 
+    def _is_listened_to(self) -> bool:
+        """Whether a request could be observed through this config: a handler on some signal,
+        or a context factory of the caller's own (which may do something when called)."""
+        return (
+            any(self._signals())
+            or self._trace_config_ctx_factory is not SimpleNamespace
+            or type(self).trace_config_ctx is not TraceConfig.trace_config_ctx
+        )
+
     def trace_config_ctx(self, trace_request_ctx: Any = None) -> Any:
         """A fresh context for one request, shared by this config's handlers for that request."""
         return self._trace_config_ctx_factory(trace_request_ctx=trace_request_ctx)
