@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+import hyperclient
 from hyperclient import (
     ClientConnectionResetError,
     ClientSession,
@@ -416,6 +417,58 @@ async def test_frames_and_close_sent_with_the_101_then_hang_up(
     assert await ws.receive_str() == "last words"
     assert await ws.receive() == WSMessage(WSMsgType.CLOSE, 4000, "bye")
     assert ws.close_code == 4000
+
+
+async def test_frames_and_close_that_arrive_before_the_websocket_takes_over_are_kept(
+    raw_server: RawServerFactory,
+) -> None:
+    # A middleware that awaits after the 101 gives the server time to send its frames and hang
+    # up before ws_connect takes the connection over: what arrived is still delivered.
+    async def handler(conn: RawConnection) -> None:
+        await handshake(conn, tail=frame(0x1, b"early bird"))
+        await conn.send(close_frame(4001, b"gone"))
+        await conn.close()
+
+    async def slow_after_response(
+        req: hyperclient.ClientRequest, handle: hyperclient.ClientHandlerType
+    ) -> hyperclient.ClientResponse:
+        resp = await handle(req)
+        await asyncio.sleep(0.2)
+        return resp
+
+    server = await raw_server(handler)
+    async with (
+        ClientSession(middlewares=(slow_after_response,)) as session,
+        session.ws_connect(server.url) as ws,
+    ):
+        assert await ws.receive_str() == "early bird"
+        assert await ws.receive() == WSMessage(WSMsgType.CLOSE, 4001, "gone")
+        assert ws.close_code == 4001
+        assert (await ws.receive()).type is WSMsgType.CLOSED
+
+
+async def test_a_hang_up_before_the_websocket_takes_over_is_an_abnormal_closure(
+    raw_server: RawServerFactory,
+) -> None:
+    async def handler(conn: RawConnection) -> None:
+        await handshake(conn, tail=frame(0x1, b"half"))
+        await conn.close()
+
+    async def slow_after_response(
+        req: hyperclient.ClientRequest, handle: hyperclient.ClientHandlerType
+    ) -> hyperclient.ClientResponse:
+        resp = await handle(req)
+        await asyncio.sleep(0.2)
+        return resp
+
+    server = await raw_server(handler)
+    async with (
+        ClientSession(middlewares=(slow_after_response,)) as session,
+        session.ws_connect(server.url) as ws,
+    ):
+        assert await ws.receive_str() == "half"
+        assert (await ws.receive()).type is WSMsgType.CLOSED
+        assert ws.close_code == WSCloseCode.ABNORMAL_CLOSURE
 
 
 # --- flow control -----------------------------------------------------------------------------

@@ -89,6 +89,7 @@ class ResponseProtocol(asyncio.BufferedProtocol):
         "_inflating",
         "_last_read",
         "_loop",
+        "_lost_before_take_over",
         "_paused_reading",
         "_paused_writing",
         "_read_buffer",
@@ -147,6 +148,7 @@ class ResponseProtocol(asyncio.BufferedProtocol):
         self._upgrade_buffer: list[bytes] = []
         self._upgrade_on_data: Callable[[bytes], None] | None = None
         self._upgrade_on_lost: Callable[[BaseException | None], None] | None = None
+        self._lost_before_take_over: tuple[BaseException | None] | None = None
 
     # --- asyncio.Protocol -------------------------------------------------------------------
 
@@ -155,7 +157,17 @@ class ResponseProtocol(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: BaseException | None) -> None:
         state = self.state
-        if state is _UPGRADED and self._upgrade_on_lost is not None:
+        if state is _UPGRADED:
+            if self._upgrade_on_lost is None:
+                # Lost before anyone took the connection over (ws_connect was still checking
+                # the handshake): take_over() hands over what arrived, then reports this end.
+                # Until then the connection stays with its owner.
+                self._lost_before_take_over = (exc,)
+                self._cancel_read_timer()
+                self.transport = None
+                if not self.closed.done():
+                    self.closed.set_result(None)
+                return
             self._upgrade_on_lost(exc)
         self.state = _CLOSED
         self._cancel_read_timer()
@@ -461,6 +473,12 @@ class ResponseProtocol(asyncio.BufferedProtocol):
         self.parser.upgraded_tail = None
         pending = b"".join([tail, *self._upgrade_buffer])
         self._upgrade_buffer.clear()
+        lost = self._lost_before_take_over
+        if lost is not None:
+            # After the caller has handled *pending*: the connection ended already.
+            self._lost_before_take_over = None
+            self.state = _CLOSED
+            self._loop.call_soon(on_lost, lost[0])
         return pending
 
     # --- endings ------------------------------------------------------------------------------
