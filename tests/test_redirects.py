@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 import json
 import ssl
+import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -275,6 +277,34 @@ async def test_307_replays_a_seekable_file_body(
     assert echo["body"] == "file contents"
     [first] = [hop for hop in app(server).hops("/redirect/307") if hop.body == b"file contents"]
     assert first.method == "POST"
+
+
+class _SlowFirstRead(io.BufferedReader):
+    """A slow disk: every read() (in the executor's thread) takes a while, the first longest."""
+
+    reads = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.reads += 1
+        time.sleep(0.3 if self.reads == 1 else 0.1)
+        return super().read(size)
+
+
+async def test_307_answered_before_the_body_was_read_replays_the_whole_file(
+    server: LiveServer, session: hyperclient.ClientSession, tmp_path: Path
+) -> None:
+    # The 307 arrives while the first hop's read of the file is still running in its thread;
+    # the second hop must not rewind and read the file underneath it.
+    data = bytes(range(256)) * 4096 * 3  # 3 MiB: several pieces
+    path = tmp_path / "body.bin"
+    path.write_bytes(data)
+    url = server.make_url("/early/307").with_query(to="/echo/early-307")
+    with _SlowFirstRead(io.FileIO(path, "rb")) as file:
+        async with session.post(url, data=file) as resp:
+            echo = await resp.json()
+    assert resp.history[0].status == 307
+    assert echo["method"] == "POST"
+    assert echo["body"].encode("latin-1") == data
 
 
 async def test_307_with_an_already_sent_stream_body_is_a_clear_error(

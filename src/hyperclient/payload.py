@@ -423,6 +423,9 @@ class IOBasePayload(Payload):
         self._state = _State.WRITTEN
 
     async def write(self, writer: PayloadWriter) -> None:
+        # A cancelled earlier write (a hop answered before its body was sent) may have left a
+        # read running in the executor: the file's position is ours only once it returned.
+        await self._settle()
         self._begin()
         remaining = self._size
         while remaining is None or remaining > 0:
@@ -437,7 +440,7 @@ class IOBasePayload(Payload):
             # The Content-Length already went out: sending fewer bytes would desynchronise the
             # connection, so the request must fail instead.
             raise RuntimeError(
-                f"file {self._filename!r} ended {remaining} bytes short of its measured size"
+                f"{self._describe()} ended {remaining} bytes short of its measured size"
             )
 
     async def _read_piece(self, size: int) -> bytes:
@@ -450,12 +453,29 @@ class IOBasePayload(Payload):
         # rather than closing the file underneath it.
         return await asyncio.shield(fut)
 
+    def _describe(self) -> str:
+        if self._filename:
+            return f"file {self._filename!r}"
+        return f"the {type(self._value).__name__} body"
+
+    async def _settle(self) -> None:
+        """Wait for the read still running in the executor, if any (without cancelling it:
+        a thread cannot be stopped halfway through a read)."""
+        pending = self._pending
+        if pending is None:
+            return
+        if not pending.done():
+            await asyncio.wait([pending])
+        self._pending = None
+        if not pending.cancelled():
+            pending.exception()  # retrieved so asyncio does not log it as never retrieved
+
     def _check_chunk(self, chunk: object) -> bytes:
         if chunk is None:
             # A non-blocking raw stream with nothing available: not EOF, and not waitable here.
-            raise TypeError(f"file {self._filename!r} is non-blocking; pass a blocking file")
+            raise TypeError(f"{self._describe()} is non-blocking; pass a blocking file")
         if not isinstance(chunk, _BytesLike):
-            raise TypeError(f"file {self._filename!r} returned {type(chunk)!r}, not bytes")
+            raise TypeError(f"{self._describe()} returned {type(chunk)!r}, not bytes")
         return bytes(chunk)
 
     def _sync_bytes(self) -> bytes:
@@ -472,12 +492,7 @@ class IOBasePayload(Payload):
         if self._state is _State.CLOSED:
             return
         self._state = _State.CLOSED
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            if not pending.done():
-                await asyncio.wait([pending])
-            if not pending.cancelled():
-                pending.exception()  # retrieved so asyncio does not log it as never retrieved
+        await self._settle()
         self._value.close()
 
 
