@@ -15,6 +15,7 @@ import pytest
 from yarl import URL
 
 import hyperclient
+from hyperclient.timeouts import Deadline
 from servers import Canned, LiveServer, TestApp
 from servers.helpers import header
 from servers.redirect_app import RedirectApp
@@ -188,3 +189,19 @@ async def test_a_response_header_change_between_plain_calls_is_seen(
         async with session.get(http_server.make_url(path)) as resp:
             assert resp.headers["X-Answer"] == "2"
             assert await resp.read() == b"b"
+
+
+async def test_a_copy_of_a_prepared_request_carries_every_attribute() -> None:
+    # ClientRequest._copy_for lists the attributes one by one: one added to the class and not
+    # to the copy would be missing (AttributeError) from every plain call's request.
+    original = hyperclient.ClientRequest(
+        "GET", URL("http://user:pw@127.0.0.1:8080/path?q=1"), headers={"X-One": "1"}
+    )
+    original._encoded_head = b"GET /path?q=1 HTTP/1.1\r\n\r\n"
+    timer = Deadline(asyncio.get_running_loop(), None)
+    copy = original._copy_for(timer)
+    assert copy._timer is timer
+    for name in hyperclient.ClientRequest.__slots__:
+        if name in ("__dict__", "_timer"):
+            continue
+        assert getattr(copy, name) == getattr(original, name), name

@@ -419,22 +419,27 @@ async def test_frames_and_close_sent_with_the_101_then_hang_up(
     assert ws.close_code == 4000
 
 
-async def test_frames_and_close_that_arrive_before_the_websocket_takes_over_are_kept(
-    raw_server: RawServerFactory,
-) -> None:
-    # A middleware that awaits after the 101 gives the server time to send its frames and hang
-    # up before ws_connect takes the connection over: what arrived is still delivered.
-    async def handler(conn: RawConnection) -> None:
-        await handshake(conn, tail=frame(0x1, b"early bird"))
-        await conn.send(close_frame(4001, b"gone"))
-        await conn.close()
+async def slow_after_response(
+    req: hyperclient.ClientRequest, handle: hyperclient.ClientHandlerType
+) -> hyperclient.ClientResponse:
+    """A middleware that awaits after the response: the server gets time to send its frames
+    and hang up before ws_connect takes the connection over."""
+    resp = await handle(req)
+    await asyncio.sleep(0.2)
+    return resp
 
-    async def slow_after_response(
-        req: hyperclient.ClientRequest, handle: hyperclient.ClientHandlerType
-    ) -> hyperclient.ClientResponse:
-        resp = await handle(req)
-        await asyncio.sleep(0.2)
-        return resp
+
+@pytest.mark.parametrize(
+    ("goodbye", "close_code"),
+    [(close_frame(4001, b"gone"), 4001), (b"", WSCloseCode.ABNORMAL_CLOSURE)],
+    ids=["close-frame-then-hang-up", "hang-up-alone"],
+)
+async def test_what_arrives_before_the_websocket_takes_over_is_kept(
+    raw_server: RawServerFactory, goodbye: bytes, close_code: int
+) -> None:
+    async def handler(conn: RawConnection) -> None:
+        await handshake(conn, tail=frame(0x1, b"early bird") + goodbye)
+        await conn.close()
 
     server = await raw_server(handler)
     async with (
@@ -442,33 +447,10 @@ async def test_frames_and_close_that_arrive_before_the_websocket_takes_over_are_
         session.ws_connect(server.url) as ws,
     ):
         assert await ws.receive_str() == "early bird"
-        assert await ws.receive() == WSMessage(WSMsgType.CLOSE, 4001, "gone")
-        assert ws.close_code == 4001
+        if goodbye:
+            assert await ws.receive() == WSMessage(WSMsgType.CLOSE, 4001, "gone")
         assert (await ws.receive()).type is WSMsgType.CLOSED
-
-
-async def test_a_hang_up_before_the_websocket_takes_over_is_an_abnormal_closure(
-    raw_server: RawServerFactory,
-) -> None:
-    async def handler(conn: RawConnection) -> None:
-        await handshake(conn, tail=frame(0x1, b"half"))
-        await conn.close()
-
-    async def slow_after_response(
-        req: hyperclient.ClientRequest, handle: hyperclient.ClientHandlerType
-    ) -> hyperclient.ClientResponse:
-        resp = await handle(req)
-        await asyncio.sleep(0.2)
-        return resp
-
-    server = await raw_server(handler)
-    async with (
-        ClientSession(middlewares=(slow_after_response,)) as session,
-        session.ws_connect(server.url) as ws,
-    ):
-        assert await ws.receive_str() == "half"
-        assert (await ws.receive()).type is WSMsgType.CLOSED
-        assert ws.close_code == WSCloseCode.ABNORMAL_CLOSURE
+        assert ws.close_code == close_code
 
 
 # --- flow control -----------------------------------------------------------------------------

@@ -272,6 +272,8 @@ class CookieJar(AbstractCookieJar):
         return iter([c.morsel for bucket in self._cookies.values() for c in bucket.values()])
 
     def is_empty(self) -> bool:
+        if not self._cookies:
+            return True  # nothing to expire either (asked before every request)
         self._expire()
         return not self._cookies
 

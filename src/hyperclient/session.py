@@ -559,7 +559,10 @@ class ClientSession(_Hops):
         plan = self._make_plan(method, str_or_url, allow_redirects=allow_redirects)
         request = self._make_request(plan, NO_DEADLINE, False)
         if request.has_body or request._expect100:
-            return None  # per-request state (a body writer, a 100-continue wait): not shared
+            # Per-request state (a 100-continue wait, from an Expect in session.headers): such
+            # a session's plain calls take the general path, each preparing in vain. Rare
+            # enough not to remember.
+            return None
         request._encoded_head = request._encode_head(connector.force_close)
         request.request_info  # noqa: B018  # built once, shared by every copy
         return _Prepared(plan, request, version)
