@@ -588,6 +588,29 @@ async def test_lowered_head_limits_per_request_reject_smaller_heads(
     assert info.value.status == 400
 
 
+@pytest.mark.parametrize(
+    ("head", "limits"),
+    [
+        # Eleven of the shortest lines a head can hold ("a:"), one over max_headers=10.
+        (b"HTTP/1.1 200 OK\r\n" + b"\r\n".join([b"a:"] * 11), {"max_headers": 10}),
+        # One line exactly one byte over max_field_size=100 (as counted by the parser).
+        (b"HTTP/1.1 200 OK\r\na:" + b"v" * 100, {"max_field_size": 100}),
+    ],
+    ids=["one-header-too-many", "one-byte-too-long"],
+)
+async def test_the_smallest_head_over_a_limit_is_rejected(
+    head: bytes,
+    limits: dict[str, Any],
+    raw_server: RawServerFactory,
+    session: hyperclient.ClientSession,
+) -> None:
+    # Short heads skip the limit checks (they cannot break them); these sit on that boundary.
+    server = await raw_server(reply(head + b"\r\n\r\nok"))  # body until the close
+    with pytest.raises(hyperclient.ClientResponseError) as info:
+        await session.get(server.make_url("/"), **limits)
+    assert info.value.status == 400
+
+
 # -- charset fallback, decompression, custom classes ---------------------------------------------
 
 

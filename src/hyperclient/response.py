@@ -118,8 +118,8 @@ class ClientResponse:
         waiter = self._head_waiter
         assert waiter is not None, "start() needs a request sent with ClientRequest.send()"
         try:
-            with self._timer:
-                head, stream = await waiter
+            # The session waits inside the request's total timer (its Deadline) already.
+            head, stream = await waiter
         except BadHttpMessage as exc:
             connection.close()
             raise ClientResponseError(

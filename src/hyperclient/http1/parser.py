@@ -144,6 +144,7 @@ class ResponseParser:
         "_read_until_eof_off",
         "_scan_from",
         "_sink",
+        "_small_block",
         "has_body",
         "leftover_after_head",
         "on_body",
@@ -165,6 +166,7 @@ class ResponseParser:
         self._max_field_size = max_field_size
         self._max_headers = max_headers
         self._head_limit = _head_limit(max_line_size, max_field_size, max_headers)
+        self._small_block = _small_block(max_field_size, max_headers)
         # Bound methods of the sink go straight to llhttp: no extra Python frame per piece.
         self.on_body = sink.on_body
         self.on_chunk_header = sink.on_chunk_header
@@ -188,6 +190,7 @@ class ResponseParser:
         self._max_field_size = max_field_size
         self._max_headers = max_headers
         self._head_limit = _head_limit(max_line_size, max_field_size, max_headers)
+        self._small_block = _small_block(max_field_size, max_headers)
 
     def expect_response(self, is_head_request: bool, read_until_eof: bool = True) -> None:
         self._no_body_read = is_head_request
@@ -262,7 +265,8 @@ class ResponseParser:
                 f"Got more than {self._max_line_size} bytes when reading the status line"
             )
         block = buf[line_end + 2 : end]
-        self._check_fields(block)
+        if len(block) >= self._small_block:  # a shorter block cannot break either limit
+            self._check_fields(block)
         status: int = self._parser.get_status_code()
         prefix = buf[start : start + 9]
         version = HttpVersion11 if prefix == b"HTTP/1.1 " else _version_of(prefix)
@@ -326,8 +330,6 @@ class ResponseParser:
         self._sink.on_message_complete()
 
     def _check_fields(self, block: bytes) -> None:
-        if not block:
-            return
         if block.count(_CRLF) + 1 > self._max_headers:
             raise BadHttpMessage(f"Too many headers: more than {self._max_headers}")
         if len(block) > self._max_field_size:
@@ -381,6 +383,12 @@ def _head_limit(max_line_size: int, max_field_size: int, max_headers: int) -> in
     # httptools buffers a header line until it is complete, so an endless line would grow
     # without bound before the per-field check runs: cap the whole head instead.
     return max_line_size + max_headers * (max_field_size + 2) + 4
+
+
+def _small_block(max_field_size: int, max_headers: int) -> int:
+    """The header block length below which it can hold neither more than *max_headers* lines
+    (each takes at least 4 bytes, "n:" and CRLF) nor a line over *max_field_size*."""
+    return min(4 * max_headers + 2, max_field_size + 2)
 
 
 def _unwrap(exc: httptools.HttpParserCallbackError) -> Exception:
