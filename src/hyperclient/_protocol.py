@@ -209,9 +209,12 @@ class ResponseProtocol(asyncio.BufferedProtocol):
         return self._read_buffer
 
     def buffer_updated(self, nbytes: int) -> None:
-        if self.state is _BODY:
+        state = self.state
+        if state is _BODY:
             # llhttp copies out the body pieces it reports and keeps nothing else.
             self._feed(self._read_buffer[:nbytes])
+        elif state is _AWAIT_HEAD:
+            self._feed(self._read_buffer[:nbytes].tobytes())
         else:
             self.data_received(self._read_buffer[:nbytes].tobytes())
 
@@ -488,7 +491,8 @@ class ResponseProtocol(asyncio.BufferedProtocol):
         decoder = self._decoder
         self._stream = None
         self._decoder = None
-        self._cancel_read_timer()
+        if self._read_timer is not None:
+            self._cancel_read_timer()
         if stream is not None and stream is not EMPTY_PAYLOAD:
             if decoder is not None:
                 try:

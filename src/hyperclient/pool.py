@@ -73,7 +73,7 @@ class Connection:
         protocol = self._protocol
         if protocol is not None:
             self._protocol = None
-            self._connector._release(self._key, protocol, not protocol.is_reusable())
+            self._connector._release(self._key, protocol, False)
 
     def close(self) -> None:
         """Close the socket and free the connector's slot."""

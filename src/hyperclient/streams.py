@@ -166,8 +166,10 @@ class StreamReader:
 
     def feed_eof(self) -> None:
         self._eof = True
-        self._wake()
-        self._wake_eof()
+        if self._waiter is not None:
+            self._wake()
+        if self._eof_waiter is not None:
+            self._wake_eof()
         # No more body bytes will come, so holding the transport paused protects nothing and
         # would stall the connection (the next response, or the close notice) in the pool.
         if self._paused:

@@ -268,8 +268,10 @@ class ResponseParser:
         if len(block) >= self._small_block:  # a shorter block cannot break either limit
             self._check_fields(block)
         status: int = self._parser.get_status_code()
-        prefix = buf[start : start + 9]
-        version = HttpVersion11 if prefix == b"HTTP/1.1 " else _version_of(prefix)
+        if buf.startswith(b"HTTP/1.1 ", start):
+            version = HttpVersion11
+        else:
+            version = _version_of(buf[start : start + 9])
         reason_bytes = buf[start + 13 : line_end]
         if b"\x00" in reason_bytes:
             # RFC 9112 §4: HTAB, SP, VCHAR and obs-text only (llhttp lets NUL through).
