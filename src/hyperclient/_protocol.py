@@ -11,8 +11,9 @@ connection of the thread shares, 64 KiB at most per read. asyncio would otherwis
 download outpaces the reader every read is that large: the read, the body piece llhttp copies
 out of it and the slices handed to the caller no longer fit in the core's cache, and each read
 costs several times more per byte. Body bytes go from the shared buffer straight to llhttp,
-which copies the pieces it reports; everything else is copied out first. Nothing keeps a view
-of the buffer once ``buffer_updated`` returns.
+which copies the pieces it reports; everything else (heads, and a WebSocket's bytes after
+``take_over``) is copied out first. Nothing keeps a view of the buffer once
+``buffer_updated`` returns.
 """
 
 from __future__ import annotations
@@ -215,6 +216,8 @@ class ResponseProtocol(asyncio.BufferedProtocol):
             self._feed(self._read_buffer[:nbytes])
         elif state is _AWAIT_HEAD:
             self._feed(self._read_buffer[:nbytes].tobytes())
+        elif state is _UPGRADED and self._upgrade_on_data is not None:
+            self._upgrade_on_data(self._read_buffer[:nbytes].tobytes())  # a WebSocket's bytes
         else:
             self.data_received(self._read_buffer[:nbytes].tobytes())
 

@@ -14,7 +14,6 @@ from ..exceptions import ServerDisconnectedError, WSServerHandshakeError
 from ..helpers import sentinel
 from ..timeouts import ClientWSTimeout
 from .handshake import HandshakeFailure, check_response, new_key, request_headers
-from .reading import read_into_buffer
 from .response import ClientWebSocketResponse
 
 if TYPE_CHECKING:
@@ -122,7 +121,6 @@ def _take_over(
         protocol.close()
         raise
     received = protocol.take_over(ws._on_data, ws._on_lost)
-    read_into_buffer(protocol, ws._on_data)
     ws._start(received)
     return ws
 
