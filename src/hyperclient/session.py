@@ -313,38 +313,22 @@ class ClientSession(_Hops):
     # --- the verbs ----------------------------------------------------------------------------
 
     def request(self, method: str, url: str | URL, **kwargs: Any) -> _RequestContextManager[Any]:
-        if not kwargs:
-            return _RequestContextManager(self._request_plain(method, url, True))
-        return _RequestContextManager(self._request(method, url, **kwargs))
+        return self._call(method, url, kwargs.pop("allow_redirects", True), kwargs)
 
     def get(
         self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any
     ) -> _RequestContextManager[Any]:
-        if not kwargs:
-            return _RequestContextManager(self._request_plain(hdrs.METH_GET, url, allow_redirects))
-        return _RequestContextManager(
-            self._request(hdrs.METH_GET, url, allow_redirects=allow_redirects, **kwargs)
-        )
+        return self._call(hdrs.METH_GET, url, allow_redirects, kwargs)
 
     def options(
         self, url: str | URL, *, allow_redirects: bool = True, **kwargs: Any
     ) -> _RequestContextManager[Any]:
-        if not kwargs:
-            return _RequestContextManager(
-                self._request_plain(hdrs.METH_OPTIONS, url, allow_redirects)
-            )
-        return _RequestContextManager(
-            self._request(hdrs.METH_OPTIONS, url, allow_redirects=allow_redirects, **kwargs)
-        )
+        return self._call(hdrs.METH_OPTIONS, url, allow_redirects, kwargs)
 
     def head(
         self, url: str | URL, *, allow_redirects: bool = False, **kwargs: Any
     ) -> _RequestContextManager[Any]:
-        if not kwargs:
-            return _RequestContextManager(self._request_plain(hdrs.METH_HEAD, url, allow_redirects))
-        return _RequestContextManager(
-            self._request(hdrs.METH_HEAD, url, allow_redirects=allow_redirects, **kwargs)
-        )
+        return self._call(hdrs.METH_HEAD, url, allow_redirects, kwargs)
 
     def post(
         self, url: str | URL, *, data: Any = None, **kwargs: Any
@@ -362,9 +346,18 @@ class ClientSession(_Hops):
         return _RequestContextManager(self._request(hdrs.METH_PATCH, url, data=data, **kwargs))
 
     def delete(self, url: str | URL, **kwargs: Any) -> _RequestContextManager[Any]:
-        if not kwargs:
-            return _RequestContextManager(self._request_plain(hdrs.METH_DELETE, url, True))
-        return _RequestContextManager(self._request(hdrs.METH_DELETE, url, **kwargs))
+        return self._call(hdrs.METH_DELETE, url, kwargs.pop("allow_redirects", True), kwargs)
+
+    def _call(
+        self, method: str, url: str | URL, allow_redirects: bool, kwargs: dict[str, Any]
+    ) -> _RequestContextManager[Any]:
+        """What a verb returns. A call with nothing but a URL (and allow_redirects) takes the
+        plain-call lane (``_request_plain``)."""
+        if kwargs:
+            coro = self._request(method, url, allow_redirects=allow_redirects, **kwargs)
+        else:
+            coro = self._request_plain(method, url, allow_redirects)
+        return _RequestContextManager(coro)
 
     def ws_connect(self, url: str | URL, **kwargs: Any) -> _RequestContextManager[Any]:
         """Open a WebSocket: await it, or use it with ``async with``."""
