@@ -468,7 +468,7 @@ class ClientSession(_Hops):
         return plan
 
     async def _execute(
-        self, plan: _Plan, created_at: Any, prepared: ClientRequest | None = None
+        self, plan: _Plan, created_at: tuple[str, int] | None, prepared: ClientRequest | None = None
     ) -> ClientResponse:
         """Run *plan* under its total timeout: the hops, the trace signals around them and
         raise_for_status. *prepared*: a request made earlier for the first hop (copied)."""
