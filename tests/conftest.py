@@ -7,9 +7,10 @@
 - ``session``: a ``hyperclient.ClientSession`` closed at the end of the test.
 
 Tests run on asyncio's own loop; the modules in ``BOTH_LOOPS`` (the WebSocket client, framing,
-the shared read buffer, plain calls) run on uvloop as well, since uvloop's transports call the
-protocols differently (reads, writes, TLS) and it is the loop the benchmarks use. With
-``HYPERCLIENT_TEST_UVLOOP=all`` in the environment every module runs on both.
+the pool, bodies, timeouts, cancellation and hostile servers) run on uvloop as well, since
+uvloop's transports call the protocols differently (reads, writes, TLS) and it is the loop the
+benchmarks use. With ``HYPERCLIENT_TEST_UVLOOP=all`` in the environment every module runs on
+both.
 """
 
 from __future__ import annotations
@@ -30,10 +31,18 @@ from servers import LiveServer, RawServerFactory, TestApp
 
 BOTH_LOOPS = frozenset(
     {
+        "test_cancellation",
+        "test_decompression_bombs",
         "test_framing",
         "test_hostile_framing",
+        "test_hostile_pool",
+        "test_hostile_time",
         "test_plain_calls",
         "test_pool",
+        "test_request_bodies",
+        "test_response_api",
+        "test_streams",
+        "test_timeouts_errors",
         "test_websocket_client",
         "test_websocket_deflate",
         "test_websocket_violations",
