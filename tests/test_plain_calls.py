@@ -16,7 +16,7 @@ from yarl import URL
 
 import hyperclient
 from hyperclient.timeouts import Deadline
-from servers import Canned, LiveServer, TestApp
+from servers import LiveServer, TestApp
 from servers.helpers import header
 from servers.redirect_app import RedirectApp
 
@@ -174,21 +174,6 @@ async def test_plain_calls_with_string_and_url_reach_the_same_place(
         for target in (str(url), url, URL(str(url)), str(url)):
             async with session.get(target) as resp:
                 assert (await resp.json())["path"] == "/echo/str-or-url"
-
-
-async def test_a_response_header_change_between_plain_calls_is_seen(
-    http_server: LiveServer,
-) -> None:
-    # Nothing of a response is shared: the second answer's headers are its own.
-    app = http_server.app
-    path = app.canned(Canned(headers=[("x-answer", "1")], body=b"a"))
-    async with hyperclient.ClientSession() as session:
-        async with session.get(http_server.make_url(path)) as resp:
-            assert resp.headers["X-Answer"] == "1"
-        app._canned[path] = Canned(headers=[("x-answer", "2")], body=b"b")
-        async with session.get(http_server.make_url(path)) as resp:
-            assert resp.headers["X-Answer"] == "2"
-            assert await resp.read() == b"b"
 
 
 async def test_a_copy_of_a_prepared_request_carries_every_attribute() -> None:

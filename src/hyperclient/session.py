@@ -529,7 +529,7 @@ class ClientSession(_Hops):
         # session.headers may have changed since: its version says so.
         version = self._headers_version()
         if prepared is None or prepared.headers_version != version:
-            prepared = self._prepare(method, str_or_url, allow_redirects, connector)
+            prepared = self._prepare(method, str_or_url, allow_redirects, connector, version)
             if prepared is None:
                 return None
             if len(self._prepared) >= _MAX_PREPARED:
@@ -547,8 +547,8 @@ class ClientSession(_Hops):
         str_or_url: str | URL,
         allow_redirects: bool,
         connector: BaseConnector,
+        headers_version: int,
     ) -> _Prepared | None:
-        version = self._headers_version()
         plan = self._make_plan(method, str_or_url, allow_redirects=allow_redirects)
         request = self._make_request(plan, NO_DEADLINE, False)
         if request.has_body or request._expect100:
@@ -558,7 +558,7 @@ class ClientSession(_Hops):
             return None
         request._encoded_head = request._encode_head(connector.force_close)
         request.request_info  # noqa: B018  # built once, shared by every copy
-        return _Prepared(plan, request, version)
+        return _Prepared(plan, request, headers_version)
 
     # The trust_env proxies, read from the environment on the session's first request.
     _env_proxies: EnvProxies | None = None
