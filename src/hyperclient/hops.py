@@ -45,6 +45,7 @@ from .timeouts import DEFAULT_TIMEOUT, ClientTimeout, Deadline
 if TYPE_CHECKING:
     from .connector import BaseConnector
     from .http1 import HttpVersion
+    from .pool import Connection
     from .session import ClientSession
     from .timeouts import _NoDeadline
     from .tracing import Trace
@@ -146,10 +147,15 @@ class _Hops:
     _env_proxy_to: Callable[[_Plan, URL, BasicAuth | None], None]
 
     async def _run_hops(
-        self, plan: _Plan, timer: Deadline | _NoDeadline, prepared: ClientRequest | None
+        self,
+        plan: _Plan,
+        timer: Deadline | _NoDeadline,
+        prepared: ClientRequest | None,
+        written: Connection | None = None,
     ) -> ClientResponse:
         """Send, and follow redirects: each hop runs the middleware chain once. *prepared*: a
-        request for the first hop made earlier from this plan (a copy of it is sent)."""
+        request for the first hop made earlier from this plan (a copy of it is sent), already
+        written on the connection *written* if that is given (plans without middlewares)."""
         history: list[ClientResponse] = []
         req: ClientRequest | None = None
         try:
@@ -163,7 +169,8 @@ class _Hops:
                     handler = build_chain(self._send_once_factory(plan), plan.middlewares)
                     resp = await handler(req)
                 else:
-                    resp = await self._send_once(req, plan.timeout, plan.traces)
+                    resp = await self._send_once(req, plan.timeout, plan.traces, written)
+                    written = None
                 if history:
                     resp._history = tuple(history)
                 if not (plan.allow_redirects and resp.status in REDIRECT_STATUSES):
@@ -337,19 +344,43 @@ class _Hops:
 
         return handler
 
+    def _write_early(self, req: ClientRequest) -> Connection | None:
+        """Take an idle pooled connection for *req*, a prepared request without a body, and
+        write its head on it now; None if no idle connection is free. _send_once then makes
+        the response on it without writing again (``written``)."""
+        connector = self._connector
+        conn = connector._acquire_idle(req) if connector is not None else None
+        protocol = conn.protocol if conn is not None else None
+        if conn is None or protocol is None:
+            return None
+        try:
+            protocol.write(cast("bytes", req._encoded_head))
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     async def _send_once(
-        self, req: ClientRequest, timeout: ClientTimeout, traces: list[Trace]
+        self,
+        req: ClientRequest,
+        timeout: ClientTimeout,
+        traces: list[Trace],
+        written: Connection | None = None,
     ) -> ClientResponse:
         """Send on a pooled or new connection and wait for the head; retry once on a new
         connection if a reused one turns out to be dead before any byte of the response (the
         server closed it while it sat in the pool: RFC 9112 §9.3.1 allows retrying idempotent
-        requests then)."""
+        requests then). *written*: the connection _write_early already wrote *req* on."""
         connector = self._connector
         if connector is None:
             raise RuntimeError("Session is closed")
-        conn = None if traces else connector._acquire_idle(req)
+        conn = written
         if conn is None:
-            conn = await connector.connect(req, traces, timeout)
+            conn = None if traces else connector._acquire_idle(req)
+            if conn is None:
+                conn = await connector.connect(req, traces, timeout)
+        # Only the plain-call lane writes early, and it is closed to request classes of their
+        # own and to traced sessions: a written request is always a plain one.
         plain = self._plain_send and not req._traces
         for attempt in (0, 1):
             protocol = conn.protocol
@@ -357,7 +388,9 @@ class _Hops:
             try:
                 try:
                     # A request class that overrides send() gets it called; ours needs no await.
-                    resp = req._send_now(conn) if plain else await req.send(conn)
+                    resp = (
+                        req._send_now(conn, written is not None) if plain else await req.send(conn)
+                    )
                 except BaseException:
                     conn.close()
                     raise
@@ -372,6 +405,7 @@ class _Hops:
                 ):
                     raise
                 conn = await connector.connect(req, traces, timeout, fresh=True)
+                written = None
                 continue
             if resp._has_header(b"\r\nset-cookie:"):
                 self._store_cookies(resp)

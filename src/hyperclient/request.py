@@ -462,9 +462,10 @@ class ClientRequest:
         new._connection_key = self._connection_key
         return new
 
-    def _send_now(self, conn: Connection) -> ClientResponse:
+    def _send_now(self, conn: Connection, written: bool = False) -> ClientResponse:
         """The synchronous part of send(): everything but the trace signals, so the session's
-        common path needs no coroutine here."""
+        common path needs no coroutine here. *written*: the head (and there is no body) went
+        out already (the session's ``_write_early``); this makes the response for it."""
         protocol = conn.protocol
         if protocol is None:
             raise RuntimeError("The connection was already released")
@@ -475,7 +476,9 @@ class ClientRequest:
         if head is None:
             head = self._encode_head(conn._connector.force_close)
         body_bytes = self._body_bytes
-        if (
+        if written:
+            protocol.request_sent()
+        elif (
             body_bytes is not None
             and not self.chunked
             and not self._expect100

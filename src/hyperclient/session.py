@@ -45,6 +45,8 @@ from .timeouts import (
 from .tls import resolve_ssl_arg
 
 if TYPE_CHECKING:
+    from .pool import Connection
+    from .timeouts import _NoDeadline
     from .tracing import Trace, TraceConfig
 
 __all__ = ("ClientSession", "request")
@@ -369,7 +371,8 @@ class ClientSession(_Hops):
 
     async def _request(self, method: str, str_or_url: str | URL, **kwargs: Any) -> ClientResponse:
         created_at = caller_location()
-        return await self._execute(self._make_plan(method, str_or_url, **kwargs), created_at)
+        plan = self._make_plan(method, str_or_url, **kwargs)
+        return await self._execute(plan, self._deadline_for(plan.timeout), created_at)
 
     async def _request_plain(
         self, method: str, str_or_url: str | URL, allow_redirects: bool
@@ -377,13 +380,20 @@ class ClientSession(_Hops):
         """A call that passes nothing but the URL: the commonest request, and the one whose
         plan and head depend only on the session. Those are built once by the general path
         (``_prepare``) and reused, so the call costs a copy of a ClientRequest instead of a
-        merge of headers, a new request and its serialization."""
-        created_at = caller_location()
+        merge of headers, a new request and its serialization.
+
+        On an idle pooled connection the prepared head is written first of all: the server
+        reads it while this call makes its timer, its request copy and its response. A caller
+        that waits for each response before the next request gets it that much sooner."""
         prepared = self._prepared_for(method, str_or_url, allow_redirects)
         if prepared is None:
+            created_at = caller_location()
             plan = self._make_plan(method, str_or_url, allow_redirects=allow_redirects)
-            return await self._execute(plan, created_at)
-        return await self._execute(prepared.plan, created_at, prepared.request)
+            return await self._execute(plan, self._deadline_for(plan.timeout), created_at)
+        plan = prepared.plan
+        timer = self._deadline_for(plan.timeout)
+        written = None if timer.expired else self._write_early(prepared.request)
+        return await self._execute(plan, timer, caller_location(), prepared.request, written)
 
     def _make_plan(
         self,
@@ -467,23 +477,30 @@ class ClientSession(_Hops):
         plan.traces = self._make_traces(trace_request_ctx) if self._traced_configs else []
         return plan
 
+    def _deadline_for(self, timeout: ClientTimeout) -> Deadline | _NoDeadline:
+        """The timer of one request's total timeout, started now."""
+        when = deadline_at(self._loop, timeout.total, timeout.ceil_threshold)
+        return Deadline(self._loop, when, self._deadlines) if when is not None else NO_DEADLINE
+
     async def _execute(
-        self, plan: _Plan, created_at: tuple[str, int] | None, prepared: ClientRequest | None = None
+        self,
+        plan: _Plan,
+        timer: Deadline | _NoDeadline,
+        created_at: tuple[str, int] | None,
+        prepared: ClientRequest | None = None,
+        written: Connection | None = None,
     ) -> ClientResponse:
-        """Run *plan* under its total timeout: the hops, the trace signals around them and
-        raise_for_status. *prepared*: a request made earlier for the first hop (copied)."""
+        """Run *plan* under its total timeout (*timer*): the hops, the trace signals around
+        them and raise_for_status. *prepared*: a request made earlier for the first hop (a copy
+        is sent), already written on the connection *written* if that is given."""
         traces = plan.traces
-        loop = self._loop
-        timeout = plan.timeout
-        when = deadline_at(loop, timeout.total, timeout.ceil_threshold)
-        timer = Deadline(loop, when, self._deadlines) if when is not None else NO_DEADLINE
         if traces:
             req_url = plan.url.extend_query(plan.params) if plan.params else plan.url
             for trace in traces:
                 await trace.send_request_start(plan.method, req_url, plan.headers)
         try:
             with timer:
-                resp = await self._run_hops(plan, timer, prepared)
+                resp = await self._run_hops(plan, timer, prepared, written)
             resp._created_at = created_at
             check = plan.raise_for_status
             if check:
