@@ -91,6 +91,7 @@ class ResponseProtocol(asyncio.BufferedProtocol):
         "_last_read",
         "_loop",
         "_lost_before_take_over",
+        "_next_stream",
         "_paused_reading",
         "_paused_writing",
         "_read_buffer",
@@ -123,6 +124,9 @@ class ResponseProtocol(asyncio.BufferedProtocol):
         self._head_waiter: asyncio.Future[tuple[ResponseHead, StreamReader]] | None = None
         self._continue_waiter: asyncio.Future[None] | None = None
         self._stream: StreamReader | None = None
+        # The body's reader, made in begin() while the server works, so the response's
+        # arrival does not wait for it.
+        self._next_stream: StreamReader | None = None
         self._head: ResponseHead | None = None
         self._decoder: Decoder | None = None
         # Compressed body bytes held back while the reader's buffer is full.
@@ -288,18 +292,21 @@ class ResponseProtocol(asyncio.BufferedProtocol):
     def begin(
         self, is_head: bool, params: tuple[Any, ...], timer: Deadline | _NoDeadline
     ) -> asyncio.Future[tuple[ResponseHead, StreamReader]]:
-        """Get ready for the response to the request about to be written. *params*:
+        """Get ready for the response to the request just written. *params*:
         (read_bufsize, sock_read, auto_decompress, parser limits or None, read_until_eof)."""
         self.state = _AWAIT_HEAD
         self.uses += 1
         self.got_bytes = False
-        self._read_bufsize, self._read_timeout, self._auto_decompress, limits, until_eof = params
+        bufsize, self._read_timeout, self._auto_decompress, limits, until_eof = params
+        self._read_bufsize = bufsize
         self._timer = timer
         parser = self.parser
         if limits is not None:
             parser.set_limits(*limits)
         parser.expect_response(is_head, until_eof)
-        waiter = self._head_waiter = self._loop.create_future()
+        loop = self._loop
+        self._next_stream = None if is_head else StreamReader(self, bufsize, timer=timer, loop=loop)
+        waiter = self._head_waiter = loop.create_future()
         return waiter
 
     def request_sent(self) -> None:
@@ -372,10 +379,13 @@ class ResponseProtocol(asyncio.BufferedProtocol):
         self._decoder = None
         self._compressed.clear()
         self._inflating = self._complete_pending = self._stream_full = False
+        stream = self._next_stream
+        self._next_stream = None
         if not has_body:
-            stream: StreamReader = EMPTY_PAYLOAD
+            stream = EMPTY_PAYLOAD
         else:
-            stream = StreamReader(self, self._read_bufsize, timer=self._timer, loop=self._loop)
+            if stream is None:
+                stream = StreamReader(self, self._read_bufsize, timer=self._timer, loop=self._loop)
             if self._auto_decompress and head.has_header(b"\r\ncontent-encoding:"):
                 encoding = head.headers.get("Content-Encoding", "").strip().lower()
                 self._decoder = get_decoder(encoding) if encoding else None

@@ -90,11 +90,11 @@ class Connection:
             self._connector._detach(self._key, protocol)
 
     def _message_done(self, reusable: bool) -> None:
-        # The protocol saw the end of the response (or the socket's end).
-        if reusable:
-            self.release()
-        else:
-            self.close()
+        # The protocol saw the end of the response (or the socket's end): release() or close().
+        protocol = self._protocol
+        if protocol is not None:
+            self._protocol = None
+            self._connector._release(self._key, protocol, not reusable)
 
 
 class BaseConnector:

@@ -469,26 +469,31 @@ class ClientRequest:
         protocol = conn.protocol
         if protocol is None:
             raise RuntimeError("The connection was already released")
+        # The bytes go out first; the protocol gets ready for the answer after (no callback of
+        # the loop can run in between).
+        sent_whole = True
+        if not written:
+            head = self._encoded_head
+            if head is None:
+                head = self._encode_head(conn._connector.force_close)
+            body_bytes = self._body_bytes
+            if (
+                body_bytes is not None
+                and not self.chunked
+                and not self._expect100
+                and len(body_bytes) <= _WRITE_PIECE
+            ):
+                # Head and small body in one write: one syscall, one TCP segment when it fits.
+                protocol.write(head + body_bytes if body_bytes else head)
+            else:
+                protocol.write(head)
+                sent_whole = False
         params = self._response_params or _DEFAULT_RESPONSE_PARAMS
         waiter = protocol.begin(self.method == "HEAD", params, self._timer)
         protocol.on_done = conn._message_done
-        head = self._encoded_head
-        if head is None:
-            head = self._encode_head(conn._connector.force_close)
-        body_bytes = self._body_bytes
-        if written:
-            protocol.request_sent()
-        elif (
-            body_bytes is not None
-            and not self.chunked
-            and not self._expect100
-            and len(body_bytes) <= _WRITE_PIECE
-        ):
-            # Head and small body in one write: one syscall, one TCP segment when it fits.
-            protocol.write(head + body_bytes if body_bytes else head)
+        if sent_whole:
             protocol.request_sent()
         else:
-            protocol.write(head)
             if self._expect100:
                 self._continue = protocol.expect_continue()
             protocol.writing = True
