@@ -386,7 +386,7 @@ class ResponseProtocol(asyncio.BufferedProtocol):
         else:
             if stream is None:
                 stream = StreamReader(self, self._read_bufsize, timer=self._timer, loop=self._loop)
-            if self._auto_decompress and head.has_header(b"\r\ncontent-encoding:"):
+            if self._auto_decompress and b"\r\ncontent-encoding:" in head.lowered:
                 encoding = head.headers.get("Content-Encoding", "").strip().lower()
                 self._decoder = get_decoder(encoding) if encoding else None
         self._stream = stream
@@ -405,7 +405,7 @@ class ResponseProtocol(asyncio.BufferedProtocol):
         if stream is None:
             return
         stream.total_raw_bytes += len(data)
-        self.parser.note_body_progress()
+        self.parser.meta_bytes = 0  # body progress: the chunk metadata so far was not excessive
         if self._decoder is None:
             stream.feed_data(data)
             return
@@ -459,7 +459,7 @@ class ResponseProtocol(asyncio.BufferedProtocol):
     def on_chunk_complete(self) -> None:
         stream = self._stream
         if stream is not None:
-            self.parser.note_body_progress()
+            self.parser.meta_bytes = 0
             stream.end_http_chunk_receiving()
 
     def on_message_complete(self) -> None:

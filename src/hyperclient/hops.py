@@ -134,6 +134,7 @@ class _Hops:
     # What this part uses of the session: set by ClientSession.__init__, or its methods.
     _connector: BaseConnector | None
     _cookie_jar: AbstractCookieJar
+    _jar_is_empty: Callable[[], bool]
     _request_class: type[ClientRequest]
     _response_class: type[ClientResponse]
     _version: HttpVersion
@@ -181,7 +182,7 @@ class _Hops:
                     return resp
         finally:
             # Files and iterators behind the body are released once no hop needs them.
-            if req is not None and req.has_body:
+            if req is not None and req._body is not None:
                 await req.close_body()
 
     def _make_request(
@@ -208,7 +209,7 @@ class _Hops:
             auth = self._netrc_auth(url)
         cookies = plan.cookies
         jar = self._cookie_jar
-        if not self._jar_is_empty(jar) or (cookies and not jar.quote_cookie):
+        if not self._jar_is_empty() or (cookies and not jar.quote_cookie):
             cookies = self._cookies_for(url, cookies)
         if redirected or cookies or plan.middlewares:
             # The request writes Cookie (and more) into the headers it is given, and a
@@ -350,11 +351,12 @@ class _Hops:
         the response on it without writing again (``written``)."""
         connector = self._connector
         conn = connector._acquire_idle(req) if connector is not None else None
-        protocol = conn.protocol if conn is not None else None
-        if conn is None or protocol is None:
+        if conn is None:
             return None
+        protocol, head = conn._protocol, req._encoded_head
+        assert protocol is not None and head is not None
         try:
-            protocol.write(cast("bytes", req._encoded_head))
+            protocol.write(head)
         except BaseException:
             conn.close()
             raise
@@ -407,7 +409,8 @@ class _Hops:
                 conn = await connector.connect(req, traces, timeout, fresh=True)
                 written = None
                 continue
-            if resp._has_header(b"\r\nset-cookie:"):
+            head = resp._head
+            if head is not None and b"\r\nset-cookie:" in head.lowered:
                 self._store_cookies(resp)
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
@@ -423,11 +426,6 @@ class _Hops:
             resp.raise_for_status()
         else:
             await check(resp)
-
-    @staticmethod
-    def _jar_is_empty(jar: AbstractCookieJar) -> bool:
-        is_empty = getattr(jar, "is_empty", None)
-        return bool(is_empty()) if is_empty is not None else not len(jar)
 
     def _cookies_for(self, url: URL, request_cookies: Any) -> Any:
         """The jar's cookies for *url* with the call's own on top (they win on a name clash and

@@ -237,7 +237,7 @@ class BaseConnector:
         if one is free and a slot is available, else None (then connect() does the rest)."""
         if self._closed:
             return None
-        key = req.connection_key
+        key = req._connection_key
         if not self._idle.get(key) or not self._has_slot(key):
             return None
         loop = asyncio.get_running_loop()

@@ -157,7 +157,7 @@ class ClientResponse:
 
     def _has_header(self, lowercase_name: bytes) -> bool:
         head = self._head
-        return head is not None and head.has_header(lowercase_name)
+        return head is not None and lowercase_name in head.lowered
 
     @property
     def connection(self) -> Connection | None:
@@ -317,7 +317,8 @@ class ClientResponse:
         protocol = connection.protocol if connection is not None else None
         if protocol is not None and protocol.on_done is not None:
             connection.close()  # type: ignore[union-attr]
-        self._cleanup_writer()
+        if self._writer is not None:
+            self._cleanup_writer()
 
     def release(self) -> Any:
         """Give the connection back if the body is complete; close it otherwise."""

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable,
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar, cast
 
-from multidict import CIMultiDict, MultiDict, getversion
+from multidict import CIMultiDict, getversion
 from yarl import URL
 
 from . import hdrs
@@ -117,6 +117,18 @@ class _Prepared:
         self.plan = plan
         self.request = request
         self.headers_version = headers_version
+
+
+# multidict's own counter of a MultiDict's changes (CIMultiDict is one, whatever its stubs say).
+_headers_version = cast("Callable[[CIMultiDict[str]], int]", getversion)
+
+
+def _emptiness_test(jar: AbstractCookieJar) -> Callable[[], bool]:
+    """Whether *jar* holds no cookie, asked before every request: CookieJar.is_empty() (it
+    skips the expiry sweep when there is nothing to sweep), or ``not len(jar)`` for another
+    jar."""
+    is_empty = getattr(jar, "is_empty", None)
+    return is_empty if callable(is_empty) else lambda: not len(jar)
 
 
 # Plain calls prepared per session; when full, the cache starts over (URLs that never repeat).
@@ -225,6 +237,7 @@ class ClientSession(_Hops):
         if cookie_jar is None:
             cookie_jar = CookieJar()
         self._cookie_jar = cookie_jar
+        self._jar_is_empty = _emptiness_test(cookie_jar)
         if cookies:
             cookie_jar.update_cookies(cookies)
         self._default_auth = auth
@@ -537,14 +550,14 @@ class ClientSession(_Hops):
         if not self._lane_open:
             return None
         connector = self._connector
-        if connector is None or connector.closed or not self._jar_is_empty(self._cookie_jar):
+        if connector is None or connector._closed or not self._jar_is_empty():
             return None
         if type(str_or_url) is not str and not isinstance(str_or_url, URL):
             return None  # the general path names what is wrong with it
         key = (method, str_or_url, allow_redirects)
         prepared = self._prepared.get(key)
         # session.headers may have changed since: its version says so.
-        version = self._headers_version()
+        version = _headers_version(self._default_headers)
         if prepared is None or prepared.headers_version != version:
             prepared = self._prepare(method, str_or_url, allow_redirects, connector, version)
             if prepared is None:
@@ -553,10 +566,6 @@ class ClientSession(_Hops):
                 self._prepared.clear()
             self._prepared[key] = prepared
         return prepared
-
-    def _headers_version(self) -> int:
-        # multidict's own counter, bumped by every change to session.headers.
-        return getversion(cast("MultiDict[object]", self._default_headers))
 
     def _prepare(
         self,

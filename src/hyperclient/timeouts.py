@@ -102,7 +102,7 @@ class Deadline:
     deadlines.
     """
 
-    __slots__ = ("_bucket", "_expired", "_handle", "_loop", "_tasks")
+    __slots__ = ("_bucket", "_handle", "_loop", "_tasks", "expired")
 
     def __init__(
         self,
@@ -112,20 +112,16 @@ class Deadline:
     ) -> None:
         self._loop = loop
         self._tasks: list[asyncio.Task[object]] = []
-        self._expired = False
+        self.expired = False  # the deadline passed: set by the timer, only read elsewhere
         self._handle: asyncio.TimerHandle | None = None
         self._bucket: set[Deadline] | None = None
         if when is not None:
             if when <= loop.time():
-                self._expired = True
+                self.expired = True
             elif scheduler is not None and isinstance(when, int):
                 self._bucket = scheduler.add(when, self)
             else:
                 self._handle = loop.call_at(when, self._expire)
-
-    @property
-    def expired(self) -> bool:
-        return self._expired
 
     def cancel(self) -> None:
         """Stop the timer: the request finished (or failed) before the deadline."""
@@ -139,12 +135,12 @@ class Deadline:
     def _expire(self) -> None:
         self._handle = None
         self._bucket = None
-        self._expired = True
+        self.expired = True
         for task in self._tasks:
             task.cancel()
 
     def __enter__(self) -> Deadline:
-        if self._expired:
+        if self.expired:
             raise asyncio.TimeoutError
         task = asyncio.current_task(self._loop)
         if task is None:
@@ -159,7 +155,7 @@ class Deadline:
         tb: TracebackType | None,
     ) -> None:
         task = self._tasks.pop()
-        if exc_type is asyncio.CancelledError and self._expired:
+        if exc_type is asyncio.CancelledError and self.expired:
             # Our own cancel() is taken back; a cancellation from elsewhere still wins.
             if sys.version_info >= (3, 11) and task.uncancel() > 0:
                 return

@@ -101,7 +101,7 @@ class _Sink:
 
     def on_body(self, data: bytes) -> None:
         if self.parser is not None:
-            self.parser.note_body_progress()
+            self.parser.meta_bytes = 0
         if not self.complete:
             self.body += data
 
@@ -110,7 +110,7 @@ class _Sink:
 
     def on_chunk_complete(self) -> None:
         if self.parser is not None:
-            self.parser.note_body_progress()
+            self.parser.meta_bytes = 0
 
     def on_message_complete(self) -> None:
         if self.head is not None:

@@ -48,16 +48,18 @@ class Framing(enum.Enum):
 class ResponseHead:
     """The status line and header fields of one response; headers are decoded on first use."""
 
-    __slots__ = ("_block", "_headers", "_low", "_raw", "reason", "status", "version")
+    __slots__ = ("_block", "_headers", "_raw", "lowered", "reason", "status", "version")
 
     def __init__(self, version: HttpVersion, status: int, reason: str, block: bytes) -> None:
         self.version = version
         self.status = status
         self.reason = reason
         self._block = block  # the header lines after the status line, CRLF-separated
+        # The block in lower case after a CRLF, so that ``b"\r\nname:" in head.lowered`` finds
+        # any header, the first one too (has_header() does that; hot paths test it inline).
+        self.lowered = b"\r\n" + block.lower()
         self._headers: CIMultiDictProxy[str] | None = None
         self._raw: tuple[tuple[bytes, bytes], ...] | None = None
-        self._low: bytes | None = None
 
     @property
     def headers(self) -> CIMultiDictProxy[str]:
@@ -87,12 +89,7 @@ class ResponseHead:
     def has_header(self, needle: bytes) -> bool:
         """Whether a header is present, without decoding the head. *needle* is the lower-case
         name between CRLF and colon, e.g. ``b"\\r\\ncontent-type:"``."""
-        low = self._low
-        if low is None:
-            # The block starts right after the status line's CRLF: put that CRLF back so the
-            # first header matches the same needle.
-            low = self._low = b"\r\n" + self._block.lower()
-        return needle in low
+        return needle in self.lowered
 
     def framing(self) -> Framing:
         if self.status < 200 or self.status in (204, 304):
@@ -138,7 +135,6 @@ class ResponseParser:
         "_max_field_size",
         "_max_headers",
         "_max_line_size",
-        "_meta_bytes",
         "_no_body_read",
         "_parser",
         "_read_until_eof_off",
@@ -147,6 +143,7 @@ class ResponseParser:
         "_small_block",
         "has_body",
         "leftover_after_head",
+        "meta_bytes",
         "on_body",
         "on_chunk_complete",
         "on_chunk_header",
@@ -176,7 +173,9 @@ class ResponseParser:
         self._in_head = True
         self._expecting = False
         self._interim = 0
-        self._meta_bytes = 0
+        # Bytes fed since the last body byte or the head: chunk-size lines, extensions and
+        # trailers. The sink sets it to 0 whenever body bytes arrive.
+        self.meta_bytes = 0
         self._no_body_read = False
         self._read_until_eof_off = False
         self.has_body = False
@@ -216,9 +215,9 @@ class ResponseParser:
         else:
             # Chunk-size lines, extensions and trailers are not body: bound them like a head
             # (httptools would otherwise buffer an endless trailer line).
-            if self._meta_bytes > self._head_limit:
+            if self.meta_bytes > self._head_limit:
                 raise BadHttpMessage("Chunk metadata or trailers exceed the head size limit")
-            self._meta_bytes += len(data)
+            self.meta_bytes += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
@@ -277,9 +276,10 @@ class ResponseParser:
             # RFC 9112 §4: HTAB, SP, VCHAR and obs-text only (llhttp lets NUL through).
             raise BadHttpMessage("Invalid character in the reason phrase")
         head = ResponseHead(version, status, reason_bytes.decode("utf-8", "surrogateescape"), block)
-        if head.has_header(b"\r\ntransfer-encoding:"):
+        has_te = b"\r\ntransfer-encoding:" in head.lowered
+        if has_te:
             _check_transfer_encoding(block)
-        if version is HttpVersion10 and head.has_header(b"\r\ntransfer-encoding:"):
+        if version is HttpVersion10 and has_te:
             # RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing; whatever the
             # Connection header says, the connection ends with this message.
             self.should_close = True
@@ -297,15 +297,12 @@ class ResponseParser:
         self._buf = b""
         self._scan_from = 0
         self._in_head = False
-        self._meta_bytes = 0
+        self.meta_bytes = 0
         no_body = self._no_body_read or status in (204, 304) or status == 101
         if not no_body and self._read_until_eof_off:
             # No framing and the caller declined to read until close: no body, and the
             # connection cannot carry another response.
-            no_body = not (
-                head.has_header(b"\r\ncontent-length:")
-                or head.has_header(b"\r\ntransfer-encoding:")
-            )
+            no_body = not (has_te or head.has_header(b"\r\ncontent-length:"))
             if no_body:
                 self.should_close = True
         self.has_body = not no_body
@@ -341,10 +338,6 @@ class ResponseParser:
                     raise BadHttpMessage(
                         f"Got more than {self._max_field_size} bytes when reading header {name!r}"
                     )
-
-    def note_body_progress(self) -> None:
-        """Body bytes arrived: chunk metadata seen so far was not excessive."""
-        self._meta_bytes = 0
 
 
 _MAX_INTERIM: Final = 32
