@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 _END_OF_HEAD: Final = b"\r\n\r\n"
 _LAST_CHUNK: Final = b"0\r\n\r\n"
-_UPLOAD_PIECE: Final = 1 << 20
+_UPLOAD_PIECE: Final = 768 << 10  # as hyperclient's payload.WRITE_PIECE: see its comment
 
 
 class _RawProtocol(asyncio.Protocol):
@@ -122,7 +122,7 @@ class _RawProtocol(asyncio.Protocol):
         return await self._waiter
 
     async def _send_body(self, head: bytes, body: bytes) -> None:
-        # Pieces of about 1 MiB with flow control: one huge write() is far slower on the default
+        # Pieces of 768 KiB with flow control: one huge write() is far slower on the default
         # loop (DESIGN.md, "Performance habits").
         assert self._transport is not None
         self._transport.write(head)

@@ -34,7 +34,7 @@ _SSL_SCHEMES = frozenset(("https", "wss"))
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
 # Methods whose requests carry no body by convention: no "Content-Length: 0" for them.
 _NO_BODY_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "CONNECT"))
-_WRITE_PIECE = 2**20  # DESIGN.md: large bodies go out in ~1 MiB pieces, with drain between
+_WRITE_PIECE = payload.WRITE_PIECE
 _USER_AGENT = "hyperclient/0.1 (Python asyncio)"
 _KNOWN_METHODS = frozenset(
     ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT")
