@@ -18,13 +18,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from . import hdrs
+from ._payload_base import _is_token
 from .payload import (
     HeadersArg,
     JsonPayload,
     Payload,
     PayloadWriter,
     StringPayload,
-    _is_token,
     get_payload,
 )
 
