@@ -284,6 +284,31 @@ async def test_without_the_dns_cache_every_connection_resolves(
     assert "dns_cache_hit" not in names and "dns_cache_miss" not in names
 
 
+async def test_headers_added_in_on_request_start_are_sent_on_every_call(
+    server: LiveServer,
+) -> None:
+    # How trace propagation works (OpenTelemetry's instrumentation injects traceparent here):
+    # the headers of request_start are the ones the request is built from. Repeated plain calls
+    # to one URL must not reuse a request built before the handler ran.
+    calls = 0
+
+    async def inject(session: Any, ctx: Any, params: Any) -> None:
+        nonlocal calls
+        calls += 1
+        params.headers["traceparent"] = f"call-{calls}"
+
+    config = hyperclient.TraceConfig()
+    config.on_request_start.append(inject)
+    seen = []
+    async with hyperclient.ClientSession(trace_configs=[config]) as session:
+        for _ in range(3):
+            async with session.get(server.make_url("/echo/propagate")) as resp:
+                headers = dict((await resp.json())["headers"])
+                seen.append(headers.get("traceparent"))
+        assert "traceparent" not in session.headers  # the session's defaults stay untouched
+    assert seen == ["call-1", "call-2", "call-3"]
+
+
 # --- contexts and configs -----------------------------------------------------------------------
 
 
