@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 _END_OF_HEAD: Final = b"\r\n\r\n"
 _LAST_CHUNK: Final = b"0\r\n\r\n"
-_UPLOAD_PIECE: Final = 768 << 10  # as hyperclient's payload.WRITE_PIECE: see its comment
+_UPLOAD_PIECE: Final = 768 << 10  # as hyperclient's WRITE_PIECE: see _payload_base.py
 
 
 class _RawProtocol(asyncio.Protocol):
