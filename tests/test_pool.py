@@ -96,6 +96,19 @@ async def test_sequential_requests_reuse_one_connection(
     assert len(ports) == 1
 
 
+async def test_tcp_connections_send_without_nagle(
+    http_server: LiveServer, session: hyperclient.ClientSession
+) -> None:
+    # The server's address is an IP literal (address info with proto 0, for which asyncio
+    # leaves Nagle on): small writes such as a body's last piece must not wait for an ACK.
+    key, resp = await start_held(session, http_server)
+    connection = resp.connection
+    assert connection is not None and connection.transport is not None
+    sock = connection.transport.get_extra_info("socket")
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    await finish_held(http_server, key, resp)
+
+
 async def test_idle_connections_are_reused_newest_first(
     http_server: LiveServer, session: hyperclient.ClientSession
 ) -> None:

@@ -318,7 +318,7 @@ class TCPConnector(BaseConnector):
         error: type[ClientConnectorError],
     ) -> socket.socket:
         try:
-            return await aiohappyeyeballs.start_connection(
+            sock = await aiohappyeyeballs.start_connection(
                 addr_infos,
                 local_addr_infos=self._local_addr_infos,
                 happy_eyeballs_delay=self._happy_eyeballs_delay,
@@ -330,6 +330,13 @@ class TCPConnector(BaseConnector):
             if exc.errno is None and isinstance(exc, asyncio.TimeoutError):
                 raise
             raise error(key, exc) from exc
+        # No Nagle: a request's pieces go out as they are written. asyncio turns it off only
+        # for sockets whose proto field says TCP, and ours often say 0 (an IP literal's address
+        # info, a resolver that leaves it out): with Nagle on, the last partial segment of a
+        # body waits for the server's ACK of the data before it.
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
 
     async def _wrap(
         self,
