@@ -409,8 +409,7 @@ class _Hops:
                 conn = await connector.connect(req, traces, timeout, fresh=True)
                 written = None
                 continue
-            head = resp._head
-            if head is not None and b"\r\nset-cookie:" in head.lowered:
+            if resp._has_header(b"\r\nset-cookie:"):
                 self._store_cookies(resp)
             return resp
         raise AssertionError("unreachable")  # pragma: no cover
