@@ -384,8 +384,7 @@ class ResponseProtocol(asyncio.BufferedProtocol):
         if not has_body:
             stream = EMPTY_PAYLOAD
         else:
-            if stream is None:
-                stream = StreamReader(self, self._read_bufsize, timer=self._timer, loop=self._loop)
+            assert stream is not None  # begin() made it: only a HEAD's has none, and no body
             if self._auto_decompress and b"\r\ncontent-encoding:" in head.lowered:
                 encoding = head.headers.get("Content-Encoding", "").strip().lower()
                 self._decoder = get_decoder(encoding) if encoding else None
