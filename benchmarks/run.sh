@@ -6,6 +6,8 @@
 #   bash benchmarks/run.sh profile [--scenario ws-echo] [--client aiohttp] [--loop uvloop]
 #                                  [--count N] [--top N]
 #   bash benchmarks/run.sh serve          # only start the servers and wait, for manual runs
+#   bash benchmarks/run.sh ab REV [--scenario seq] [--loop uvloop] [--pairs 10]
+#                                         # REV against the working tree, alternated (ab.py)
 #
 # It installs nginx from Debian if needed, starts one nginx worker and the WebSocket server
 # (wsserver.py) on CPU 1 with a config of its own under benchmarks/.work/, builds
@@ -32,7 +34,7 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 
 mode=bench
 case "${1:-}" in
-    profile | serve) mode="$1"; shift ;;
+    profile | serve | ab) mode="$1"; shift ;;
 esac
 
 if [ "$(nproc)" -ge 2 ]; then
@@ -261,6 +263,10 @@ case "$mode" in
     profile)
         pinned "$CLIENT_CPU" "$VENV/bin/python" "$HERE/profile.py" --url "$BASE_URL" \
             --ws-url "$WS_URL" "$@"
+        ;;
+    ab)
+        "$VENV/bin/python" "$HERE/ab.py" --url "$BASE_URL" --ws-url "$WS_URL" \
+            --client-cpu "$CLIENT_CPU" "$@"
         ;;
     serve)
         log "serving until interrupted (Ctrl-C)"
