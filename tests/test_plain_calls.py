@@ -16,8 +16,9 @@ from yarl import URL
 
 import hyperclient
 from hyperclient.timeouts import Deadline
-from servers import LiveServer, TestApp
+from servers import LiveServer, RawServerFactory, TestApp
 from servers.helpers import header
+from servers.raw import http_response, reply_forever
 from servers.redirect_app import RedirectApp
 
 
@@ -124,6 +125,25 @@ async def test_each_plain_call_has_its_own_total_timeout(http_server: LiveServer
         async with session.get(http_server.make_url("/status/200")) as resp:
             await asyncio.sleep(0.4)
             assert await resp.read() == b"status 200"
+
+
+async def test_an_expired_total_timeout_sends_nothing_on_a_pooled_connection(
+    raw_server: RawServerFactory,
+) -> None:
+    # A plain call writes its head as soon as it has an idle connection, but only once its total
+    # timer is running: a timeout that has already run out must leave the server untouched.
+    server = await raw_server(reply_forever(http_response(b"ok")))
+    url = server.make_url("/once")
+    expired = hyperclient.ClientTimeout(total=-1)
+    async with hyperclient.ClientSession(timeout=expired) as session:
+        async with session.get(url, timeout=hyperclient.ClientTimeout(total=5)) as resp:
+            assert await resp.read() == b"ok"  # and its connection waits in the pool
+        with pytest.raises(asyncio.TimeoutError):
+            await session.get(url)
+    await server.idle()
+    assert [r.request_line for c in server.connections for r in c.requests] == [
+        b"GET /once HTTP/1.1"
+    ]
 
 
 async def test_a_force_close_connector_says_so_in_plain_calls(http_server: LiveServer) -> None:
