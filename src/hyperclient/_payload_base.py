@@ -2,7 +2,7 @@
 
 A :class:`Payload` knows its headers (Content-Type, maybe Content-Disposition), its exact size
 when that is known before sending (``None`` sends the request chunked), and how to write itself
-into a :class:`PayloadWriter`. Beside it: the piece sizes bodies are read and written in, the
+into a :class:`PayloadWriter`. Beside it: the piece size bodies are written in, the
 Content-Disposition builder, and the in-memory payloads (bytes, str, StringIO, JSON), which are
 sized and can be sent again. Payloads streamed from files and streams are in
 ``_payload_streams``; the registry that picks a class for ``data=`` is in ``payload``, the
@@ -24,16 +24,11 @@ from multidict import CIMultiDict
 from . import hdrs
 from .helpers import TCHAR, parse_content_type
 
-# Pieces read from a file per executor hop: small enough to keep memory flat for huge uploads,
-# large enough that the hop's overhead stays small next to the copy.
-READ_SIZE = 2**16
 # Request bodies reach the transport in pieces of this size, each followed by a drain: never
 # one huge write (DESIGN.md). 768 KiB, not 1 MiB: on uvloop, 16 MiB uploads over loopback take
 # about a third less time in 768 KiB pieces than in 1 MiB ones (the raw benchmark client shows
 # the same), and the default loop runs both sizes alike (benchmarks/RESULTS.md, 2026-11-21).
 WRITE_PIECE = 768 * 1024
-# An in-memory BytesIO needs no executor hop, so its pieces only bound the copy per write.
-_MEMORY_PIECE = WRITE_PIECE
 
 HeadersArg = Union[Mapping[str, str], Iterable[tuple[str, str]], None]
 _BytesLike = (bytes, bytearray, memoryview)

@@ -22,8 +22,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ._payload_base import (
-    _MEMORY_PIECE,
-    READ_SIZE,
+    WRITE_PIECE,
     HeadersArg,
     Payload,
     PayloadWriter,
@@ -31,6 +30,12 @@ from ._payload_base import (
     _text_encoding,
 )
 from .helpers import guess_filename
+
+# Pieces read from a file per executor hop: small enough to keep memory flat for huge uploads,
+# large enough that the hop's overhead stays small next to the copy.
+READ_SIZE = 2**16
+# An in-memory BytesIO needs no executor hop, so its pieces only bound the copy per write.
+_MEMORY_PIECE = WRITE_PIECE
 
 
 class _State(enum.Enum):

@@ -14,8 +14,10 @@ import io
 from collections.abc import AsyncIterable, Callable
 from typing import Any, TypeVar
 
+# Not in __all__, but other modules take them from here (request.py, multipart.py): the
+# redundant aliases tell mypy they are re-exported on purpose.
+from ._payload_base import WRITE_PIECE as WRITE_PIECE
 from ._payload_base import (
-    READ_SIZE,
     BytesPayload,
     JsonPayload,
     Payload,
@@ -25,12 +27,9 @@ from ._payload_base import (
     _BytesLike,
     content_disposition_header,
 )
-
-# Not in __all__, but other modules take them from here (request.py, multipart.py): the
-# redundant aliases tell mypy they are re-exported on purpose.
-from ._payload_base import WRITE_PIECE as WRITE_PIECE
 from ._payload_base import HeadersArg as HeadersArg
 from ._payload_streams import (
+    READ_SIZE,
     AsyncIterablePayload,
     BufferedReaderPayload,
     BytesIOPayload,
