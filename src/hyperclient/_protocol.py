@@ -553,6 +553,7 @@ class ResponseProtocol(asyncio.BufferedProtocol):
     def _fail_head(self, exc: BaseException) -> None:
         waiter = self._head_waiter
         self._head_waiter = None
+        self._next_stream = None  # no body will come: drop the reader begin() made for it
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
 
