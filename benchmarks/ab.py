@@ -25,8 +25,16 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "clients.py"
 # A count per scenario that keeps one run near a second or two on this machine.
-COUNTS = {"seq": 10_000, "conc": 20_000, "down": 4, "up": 32, "trace": 10_000}
-COUNTS.update({"ws-recv": 200_000, "ws-echo": 20_000, "ws-send": 200_000})
+COUNTS = {
+    "seq": 10_000,
+    "conc": 20_000,
+    "down": 4,
+    "up": 32,
+    "trace": 10_000,
+    "ws-recv": 200_000,
+    "ws-echo": 20_000,
+    "ws-send": 200_000,
+}
 
 
 def checkout(rev: str) -> Path:
